@@ -1,0 +1,301 @@
+"""`trawl`: the command line. Only click here; the work is done by the library underneath."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+from pipeline import __version__
+from pipeline.config import Config, load_config
+from pipeline.errors import TrawlError
+
+
+class TrawlGroup(click.Group):
+    """Turns the library's typed errors into a clear message (exit status 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrawlError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def json_option(command: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print machine-readable JSON (the last line of stdout).")(command)
+
+
+def pass_config(command: Callable) -> Callable:
+    """Hands the command the frozen Config, loaded once from --config / TRAWL_CONFIG."""
+    @click.pass_context
+    @functools.wraps(command)
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        root = ctx.find_root()
+        if "config" not in root.meta:
+            root.meta["config"] = load_config(root.params.get("config_path"))
+        return ctx.invoke(command, root.meta["config"], *args, **kwargs)
+    return wrapper
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def progress_to_stderr(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(cls=TrawlGroup)
+@click.option("--config", "config_path", envvar="TRAWL_CONFIG", type=click.Path(dir_okay=False),
+              help="A YAML overlay merged over conf/trawl.yaml (also TRAWL_CONFIG).")
+@click.version_option(__version__, prog_name="trawl")
+def main(config_path: str | None) -> None:
+    """Trawl: ingest mailboxes into Elasticsearch, then search them and report on them."""
+
+
+# --- services -------------------------------------------------------------------------------
+
+@main.group()
+def services() -> None:
+    """Start, stop and check the embedded Elasticsearch and Tika servers."""
+
+
+def _print_statuses(statuses: list[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json([status.__dict__ for status in statuses])
+        return
+    for status in statuses:
+        state = "healthy" if status.healthy else ("running" if status.running else "down")
+        version = status.version or "-"
+        click.echo(f"{status.name:<14} {state:<8} {version:<8} {status.url}  {status.detail}")
+
+
+@services.command("up")
+@json_option
+@pass_config
+def services_up(config: Config, as_json: bool) -> None:
+    """Start Elasticsearch and Tika and wait until they are healthy."""
+    from pipeline import services as lifecycle
+
+    _print_statuses(lifecycle.up(config, progress=progress_to_stderr), as_json)
+
+
+@services.command("down")
+@json_option
+@pass_config
+def services_down(config: Config, as_json: bool) -> None:
+    """Stop the servers that `trawl services up` started (and only those)."""
+    from pipeline import services as lifecycle
+
+    _print_statuses(lifecycle.down(config, progress=progress_to_stderr), as_json)
+
+
+@services.command("status")
+@json_option
+@pass_config
+def services_status(config: Config, as_json: bool) -> None:
+    """Show each server's version and health."""
+    from pipeline import services as lifecycle
+
+    statuses = lifecycle.status(config)
+    _print_statuses(statuses, as_json)
+    if not all(status.healthy for status in statuses):
+        sys.exit(1)
+
+
+@main.command("fetch")
+@pass_config
+def fetch(config: Config) -> None:
+    """Download and verify the Elasticsearch and Tika distributions (cached)."""
+    from pipeline import artifacts
+
+    for path in (artifacts.ensure_elasticsearch(config), artifacts.ensure_tika(config)):
+        click.echo(str(path))
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+@main.group()
+def demo() -> None:
+    """The demo case, built from the SpamAssassin public corpus."""
+
+
+@demo.command("prepare")
+@json_option
+@pass_config
+def demo_prepare(config: Config, as_json: bool) -> None:
+    """Fetch the corpus (once) and write one mbox per folder plus the case manifest."""
+    from pipeline import demo as demo_corpus
+
+    corpus = demo_corpus.prepare(config, progress=progress_to_stderr)
+    if as_json:
+        emit_json({"manifest": str(corpus.manifest), "truth": corpus.truth,
+                   "total": corpus.total})
+    else:
+        click.echo(f"{corpus.total} messages in {len(corpus.mailboxes)} mailboxes; "
+                   f"manifest: {corpus.manifest}")
+
+
+@demo.command("run")
+@click.option("--query", default="money", show_default=True, help="The example search.")
+@pass_config
+def demo_run(config: Config, query: str) -> None:
+    """Prepare the demo corpus, run the demo case, and show what it holds."""
+    from pipeline import demo as demo_corpus
+    from pipeline.index.client import connect
+    from pipeline.manifest import load_manifest
+    from pipeline.run import run_case
+    from pipeline.search import SearchRequest, search as run_search
+    from pipeline.spark import build_session
+
+    corpus = demo_corpus.prepare(config, progress=progress_to_stderr)
+    manifest = load_manifest(corpus.manifest)
+    spark = build_session(config.spark)
+    try:
+        summary = run_case(manifest, config, spark)
+    finally:
+        spark.stop()
+    _print_run_summary(summary, as_json=False)
+    click.echo(f"\nitems per custodian (the corpus holds {corpus.total} messages):")
+    for custodian, count in summary.items_by_custodian.items():
+        click.echo(f"  {custodian:<20} {count:>7}")
+    click.echo(f"time taken: {summary.seconds}s\n")
+    click.echo(f"example: trawl search {manifest.case} {query} --limit 5")
+    result = run_search(connect(config.elasticsearch), config.elasticsearch,
+                        SearchRequest(case=manifest.case, query=query, limit=5))
+    _print_hits(result, manifest.case)
+    if summary.problems:
+        sys.exit(1)
+
+
+# --- run ------------------------------------------------------------------------------------
+
+@main.command("run")
+@click.argument("manifest_path", metavar="MANIFEST", type=click.Path(dir_okay=False))
+@click.option("--master", help="Spark master URL (default: spark.master in conf, local[*]).")
+@json_option
+@pass_config
+def run(config: Config, manifest_path: str, master: str | None, as_json: bool) -> None:
+    """Ingest a case manifest's sources, stage them as Parquet and index them."""
+    from pipeline.manifest import load_manifest
+    from pipeline.run import run_case
+    from pipeline.spark import build_session
+
+    manifest = load_manifest(manifest_path)
+    spark = build_session(config.spark, master)
+    try:
+        summary = run_case(manifest, config, spark)
+    finally:
+        spark.stop()
+    _print_run_summary(summary, as_json)
+    if summary.problems:
+        sys.exit(1)
+
+
+def _print_run_summary(summary: Any, as_json: bool) -> None:
+    for problem in summary.problems:
+        click.echo(f"WARNING: {problem}", err=True)
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    click.echo(f"case {summary.case}: {summary.files} file(s), {summary.staged} record(s) "
+               f"in {summary.seconds}s")
+    for item_type, count in summary.items_by_type.items():
+        click.echo(f"  {item_type:<12} {count:>9}")
+    click.echo(f"  indexed {summary.indexed} into {summary.index} (alias {summary.alias}), "
+               f"{summary.index_failed} rejected")
+
+
+# --- stats and search -----------------------------------------------------------------------
+
+@main.command("stats")
+@click.argument("case")
+@json_option
+@pass_config
+def stats(config: Config, case: str, as_json: bool) -> None:
+    """Counts of items, by type and by custodian, and of exceptions."""
+    from pipeline.index.client import connect
+    from pipeline.stats import case_stats
+
+    figures = case_stats(connect(config.elasticsearch), config.elasticsearch, case)
+    if as_json:
+        emit_json(figures)
+        return
+    click.echo(f"case {figures['case']}: {figures['items']['total']} items "
+               f"({figures['items']['unique']} unique), {figures['exceptions']} exceptions")
+    for heading, key in (("type", "by_type"), ("custodian", "by_custodian")):
+        click.echo(f"  by {heading}:")
+        for name, counts in figures[key].items():
+            click.echo(f"    {name:<30} {counts['total']:>9} {counts['unique']:>9} unique")
+
+
+def _shorten(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+@main.command("search")
+@click.argument("case")
+@click.argument("query")
+@click.option("--custodian", "custodians", multiple=True, metavar="NAME",
+              help="Only items held by this custodian (repeatable).")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only items dated on or after this day (UTC).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only items dated on or before this day (UTC).")
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Only this item type: email, attachment, exception (repeatable).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(0, 10000),
+              help="How many hits to show.")
+@json_option
+@pass_config
+def search(config: Config, case: str, query: str, custodians: tuple[str, ...],
+           date_from: Any, date_to: Any, types: tuple[str, ...], limit: int,
+           as_json: bool) -> None:
+    """Search a case with Elasticsearch query_string syntax (AND between words).
+
+    Bare words search subject, body, addresses, file names and attachment text;
+    field:value reaches message_id, from, to, cc, custodian, subject and the other fields.
+    """
+    from pipeline.index.client import connect
+    from pipeline.search import SearchRequest, search as run_search
+
+    request = SearchRequest(case=case, query=query, custodians=custodians,
+                            date_from=date_from.date() if date_from else None,
+                            date_to=date_to.date() if date_to else None, types=types,
+                            limit=limit)
+    result = run_search(connect(config.elasticsearch), config.elasticsearch, request)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    _print_hits(result, case)
+
+
+def _print_hits(result: Any, case: str) -> None:
+    click.echo(f"{result.total} hit(s) in case {case}; showing {len(result.hits)}")
+    for hit in result.hits:
+        click.echo(f"{hit.id[:12]}  {(hit.date or '')[:10]:<10}  {hit.type:<10}  "
+                   f"{_shorten(', '.join(hit.custodians), 18):<18}  "
+                   f"{_shorten(hit.from_, 30):<30}  {_shorten(hit.subject, 60)}")
+        for fragment in hit.highlights[:1]:
+            marked = fragment.replace("<em>", "«").replace("</em>", "»")
+            click.echo(f"{'':14}… {_shorten(marked, 110)}")
+
+
+@main.command("cases")
+@pass_config
+def cases(config: Config) -> None:
+    """List the cases that have an index."""
+    from pipeline.index.client import connect
+    from pipeline.index.indices import list_cases
+
+    for name in list_cases(connect(config.elasticsearch), config.elasticsearch):
+        click.echo(name)
+
+
+if __name__ == "__main__":
+    main()

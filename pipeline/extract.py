@@ -1,0 +1,146 @@
+"""Text from attachments and loose files.
+
+Plain text and HTML take a fast local path; everything else goes to the Tika server through the
+`tika` package in client-only mode. Timeouts, size caps and retries apply, and a Tika failure is
+returned as data (a reason and a message), never raised, so one bad file cannot stop a job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from pipeline.config import TikaConfig
+from pipeline.decoding import decode_bytes, html_to_text
+
+TEXT_TYPES = {"application/pgp-signature", "application/x-patch", "application/x-sh",
+              "application/json", "application/xml"}
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+TEXT_EXTENSIONS = (".txt", ".csv", ".log", ".md", ".tsv")
+HTML_EXTENSIONS = (".html", ".htm", ".xhtml")
+
+
+@dataclass(frozen=True)
+class Extraction:
+    text: str | None
+    source: str            # plain, html, tika or none
+    error_reason: str | None = None
+    error_message: str | None = None
+
+
+def _looks_like(mime_type: str | None, file_name: str | None, types: set[str],
+                extensions: tuple[str, ...]) -> bool:
+    if mime_type and mime_type.lower() in types:
+        return True
+    return bool(file_name) and file_name.lower().endswith(extensions)
+
+
+def _is_plain_text(mime_type: str | None, file_name: str | None) -> bool:
+    """text/* but HTML, and broken multiparts whose body is left as raw text."""
+    lowered = (mime_type or "").lower()
+    if lowered.startswith(("text/", "multipart/")):
+        return True
+    return _looks_like(mime_type, file_name, TEXT_TYPES, TEXT_EXTENSIONS)
+
+
+def _classify_tika_failure(status: int, body: str) -> str:
+    lowered = body.lower()
+    if "encrypt" in lowered or "password" in lowered:
+        return "encrypted"
+    if status == 415:
+        return "unsupported"
+    if status in (422, 500):
+        return "corrupt"
+    return "extraction_failed"
+
+
+class TextExtractor:
+    """One per worker partition: holds the Tika settings and a reused HTTP session."""
+
+    def __init__(self, tika: TikaConfig) -> None:
+        self.tika = tika
+        self._session = None
+
+    def extract(self, data: bytes, file_name: str | None, mime_type: str | None,
+                charset: str | None = None) -> Extraction:
+        if not data:
+            return Extraction("", "none")
+        warnings: list[str] = []
+        if _looks_like(mime_type, file_name, HTML_TYPES, HTML_EXTENSIONS):
+            return Extraction(html_to_text(decode_bytes(data, charset, warnings)), "html")
+        if _is_plain_text(mime_type, file_name):
+            return Extraction(decode_bytes(data, charset, warnings), "plain")
+        if len(data) > self.tika.max_bytes:
+            return Extraction(None, "none", "too_large",
+                              f"{len(data)} bytes exceeds tika.max_bytes ({self.tika.max_bytes})")
+        return self._extract_with_tika(data, file_name)
+
+    def _extract_with_tika(self, data: bytes, file_name: str | None) -> Extraction:
+        headers = {"Accept": "application/json"}
+        if file_name:
+            # Tika uses the name as a detection hint; headers must be latin-1 safe.
+            headers["Content-Disposition"] = (
+                "attachment; filename=" + json.dumps(file_name.encode("ascii", "replace").decode()))
+        if not self.tika.ocr:
+            headers["X-Tika-OCRskipOcr"] = "true"
+        last_error = ("extraction_failed", "no attempt made")
+        for attempt in range(self.tika.retries + 1):
+            try:
+                status, body = self._call_tika(data, headers)
+            except Exception as exc:  # requests raises many types; all mean "no answer"
+                name = type(exc).__name__
+                reason = "timeout" if "timeout" in name.lower() else "tika_unavailable"
+                last_error = (reason, f"{name}: {exc}")
+                if attempt < self.tika.retries:
+                    time.sleep(min(2 ** attempt, 4))
+                continue
+            if status == 200:
+                return self._text_from_rmeta(body)
+            last_error = (_classify_tika_failure(status, body),
+                          f"Tika answered HTTP {status}: {body[:500]}")
+            if status < 500 or last_error[0] == "encrypted":
+                break  # a client error or an encrypted file will fail the same way again
+        return Extraction(None, "none", *last_error)
+
+    def _call_tika(self, data: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        from tika import tika as tika_module
+
+        # Client-only mode: never let the package download or start a server of its own.
+        tika_module.TikaClientOnly = True
+        status, body = tika_module.callServer(
+            "put", self.tika.url.rstrip("/"), "/rmeta/text", data, headers, False,
+            requestOptions={"timeout": self.tika.timeout})
+        return status, body if isinstance(body, str) else body.decode("utf-8", "replace")
+
+    @staticmethod
+    def _text_from_rmeta(body: str) -> Extraction:
+        try:
+            documents = json.loads(body) if body else []
+        except json.JSONDecodeError:
+            return Extraction(None, "none", "extraction_failed", "Tika returned malformed JSON")
+        texts = [doc.get("X-TIKA:content") or "" for doc in documents]
+        container_error = next((doc.get("X-TIKA:EXCEPTION:container_exception")
+                                for doc in documents[:1]
+                                if doc.get("X-TIKA:EXCEPTION:container_exception")), None)
+        text = "\n".join(t.strip() for t in texts if t.strip())
+        if container_error:
+            return Extraction(text or None, "tika" if text else "none",
+                              _classify_tika_failure(500, container_error),
+                              container_error.splitlines()[0][:500])
+        return Extraction(text, "tika")
+
+
+def check_tika(tika: TikaConfig) -> str:
+    """The Tika server's version, or a ServiceError before a job spends time failing per file."""
+    import requests
+
+    from pipeline.errors import ServiceError
+
+    try:
+        response = requests.get(tika.url.rstrip("/") + "/version", timeout=10)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise ServiceError(f"Tika is not reachable at {tika.url} ({type(exc).__name__}). Start "
+                           f"it with `trawl services up`, or set tika.url in your config.") from exc
+    return response.text.strip()

@@ -1,0 +1,1 @@
+"""Elasticsearch: the client, the case's index and alias, and bulk writing."""

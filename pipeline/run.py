@@ -1,0 +1,130 @@
+"""The main job, wired from its pure steps: extract, transform, stage, index.
+
+Both `trawl run` and `jobs/ingest.py` (spark-submit) call `run_case`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Config
+from pipeline.extract import check_tika
+from pipeline.index.bulk import BulkOutcome, write_partition
+from pipeline.index.client import connect
+from pipeline.index.indices import prepare_index, publish_index
+from pipeline.manifest import Manifest
+from pipeline.progress import StageReporter
+from pipeline.schema import es_field_names
+from pipeline.transforms.ingest import (describe_sources, files_frame, plan_work_units,
+                                        read_items)
+
+STAGES = 5
+
+
+@dataclass
+class RunSummary:
+    case: str
+    alias: str
+    index: str
+    files: int
+    files_by_format: dict[str, int]
+    work_units: int
+    items_by_type: dict[str, int]
+    items_by_custodian: dict[str, int]
+    exceptions: int
+    staged: int
+    indexed: int
+    index_failed: int
+    seconds: float
+    staging_dir: str
+    dead_letter_dir: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def reconciled(self) -> bool:
+        return self.staged == self.indexed and self.index_failed == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reconciled"] = self.reconciled
+        return data
+
+
+def _count_by(frame: Any, column: str) -> dict[str, int]:
+    return {row[column] or "": row["count"]
+            for row in frame.groupBy(column).count().orderBy(column).collect()}
+
+
+def _index_staged(staged: Any, config: Config, index: str, dead_letter_dir: Path) -> BulkOutcome:
+    es = config.elasticsearch
+    directory = str(dead_letter_dir)
+
+    def write(partition: int, rows: Any) -> Any:
+        outcome = write_partition((row.asDict() for row in rows), es, index,
+                                  f"{directory}/part-{partition:05d}.jsonl")
+        yield (outcome.indexed, outcome.failed)
+
+    totals = staged.select(*es_field_names()).rdd.mapPartitionsWithIndex(write).collect()
+    return BulkOutcome(indexed=sum(t[0] for t in totals), failed=sum(t[1] for t in totals))
+
+
+def run_case(manifest: Manifest, config: Config, spark: Any,
+             reporter: StageReporter | None = None) -> RunSummary:
+    reporter = reporter or StageReporter(STAGES)
+    started = time.monotonic()
+    case_dir = config.paths.case_dir(manifest.case)
+    sources_dir, items_dir = case_dir / "sources.parquet", case_dir / "items.parquet"
+    dead_letter_dir = case_dir / "dead-letters"
+    shutil.rmtree(dead_letter_dir, ignore_errors=True)
+    client = connect(config.elasticsearch)
+    check_tika(config.tika)
+
+    reporter.stage_started(f"case {manifest.case}: listing files for "
+                           f"{len(manifest.sources)} custodian(s)")
+    files = files_frame(spark, manifest)
+
+    reporter.stage_started("hashing files and detecting formats")
+    describe_sources(files).write.mode("overwrite").parquet(str(sources_dir))
+    sources = spark.read.parquet(str(sources_dir))
+    files_by_format = _count_by(sources, "format")
+    file_count = sum(files_by_format.values())
+    reporter.say(f"{file_count} file(s): " + ", ".join(f"{n} {f}" for f, n in
+                                                       files_by_format.items()))
+
+    units = plan_work_units(sources, config.spark.split_bytes).cache()
+    unit_count = units.count()
+    reporter.stage_started(f"reading {unit_count} work unit(s) into the staging store")
+    items = read_items(units, config.tika, config.ingest, unit_count)
+    items.write.mode("overwrite").parquet(str(items_dir))
+    units.unpersist()
+    staged = spark.read.parquet(str(items_dir))
+    items_by_type = _count_by(staged, "type")
+    staged_count = sum(items_by_type.values())
+    items_by_custodian = _count_by(staged.where("type != 'exception'"), "custodian")
+    reporter.say(f"{staged_count} record(s) staged: " + ", ".join(
+        f"{n} {t}" for t, n in items_by_type.items()))
+
+    reporter.stage_started(f"indexing {staged_count} record(s) into Elasticsearch")
+    case_index = prepare_index(client, config.elasticsearch, manifest.case)
+    outcome = _index_staged(staged, config, case_index.index, dead_letter_dir)
+
+    reporter.stage_started(f"publishing {case_index.index} as {case_index.alias}")
+    publish_index(client, case_index)
+    summary = RunSummary(
+        case=manifest.case, alias=case_index.alias, index=case_index.index, files=file_count,
+        files_by_format=files_by_format, work_units=unit_count, items_by_type=items_by_type,
+        items_by_custodian=items_by_custodian, exceptions=items_by_type.get("exception", 0),
+        staged=staged_count, indexed=outcome.indexed, index_failed=outcome.failed,
+        seconds=round(time.monotonic() - started, 1), staging_dir=str(case_dir),
+        dead_letter_dir=str(dead_letter_dir))
+    if not summary.reconciled:
+        summary.problems.append(
+            f"{staged_count} record(s) staged but {outcome.indexed} indexed and "
+            f"{outcome.failed} rejected by Elasticsearch: see {dead_letter_dir}")
+    reporter.say(f"done: {outcome.indexed} indexed, {outcome.failed} rejected, "
+                 f"{summary.exceptions} exception record(s)")
+    return summary

@@ -1,0 +1,39 @@
+"""The one small interface every source format implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Iterator
+
+from pipeline.mail import Origin, ParseContext
+from pipeline.records import Item, SourceFile, WorkUnit
+
+HEAD_BYTES = 4096
+
+
+class SourceReader(ABC):
+    """Reads one format. Adding a format means one subclass and one line in the registry."""
+
+    name: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def score(self, head: bytes, path: str) -> int:
+        """How sure this reader is that it can read the file: 0 (no) to 100 (certain)."""
+
+    def plan(self, source: SourceFile, split_bytes: int) -> list[WorkUnit]:
+        """Work units for one file. The default reads the whole file in one task."""
+        return [WorkUnit(case=source.case, custodian=source.custodian,
+                         custodian_id=source.custodian_id, path=source.path, format=self.name)]
+
+    @abstractmethod
+    def read(self, unit: WorkUnit, ctx: ParseContext) -> Iterator[Item]:
+        """Every item in the unit, plus an exception record for anything that could not be read.
+
+        Must not raise for bad input: a corrupt file becomes exception records.
+        """
+
+    @staticmethod
+    def origin(unit: WorkUnit, locator: str) -> Origin:
+        return Origin(case=unit.case, custodian=unit.custodian, custodian_id=unit.custodian_id,
+                      source_path=unit.path, source_format=unit.format, locator=locator)

@@ -1,0 +1,42 @@
+"""A single RFC 822 message in a file (.eml, or a message saved under another name)."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from pipeline.mail import ParseContext, email_items, exception_item
+from pipeline.records import Item, WorkUnit
+from pipeline.sources.base import SourceReader
+
+HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:[ \t]?", re.MULTILINE)
+KNOWN_HEADERS = (b"from:", b"to:", b"subject:", b"date:", b"message-id:", b"received:",
+                 b"mime-version:", b"return-path:", b"delivered-to:", b"x-")
+
+
+def looks_like_rfc822(head: bytes) -> bool:
+    """Headers at the top of the file, at least two of them ones a mail system writes."""
+    lines = head.lstrip(b"\r\n").split(b"\n", 40)[:40]
+    headers = [line.lower() for line in lines if HEADER_LINE.match(line)]
+    known = sum(1 for line in headers if line.startswith(KNOWN_HEADERS))
+    return bool(lines) and HEADER_LINE.match(lines[0]) is not None and known >= 2
+
+
+class EmlReader(SourceReader):
+    name = "eml"
+    extensions = (".eml", ".txt", ".msg")
+
+    def score(self, head: bytes, path: str) -> int:
+        if not looks_like_rfc822(head):
+            return 0
+        return 80 if path.lower().endswith(".eml") else 60
+
+    def read(self, unit: WorkUnit, ctx: ParseContext) -> Iterator[Item]:
+        origin = self.origin(unit, "file")
+        try:
+            with open(unit.path, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            yield exception_item(origin, None, "read file", "unreadable", str(exc))
+            return
+        yield from email_items(raw, origin, ctx)

@@ -1,0 +1,30 @@
+"""The one place a SparkSession is built."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pipeline.config import SparkConfig
+
+
+def build_session(spark: SparkConfig, master: str | None = None):
+    """A session for Trawl's jobs. Under spark-submit the submitted master wins over conf/."""
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    # Workers must run the interpreter that has Trawl's packages, not whatever `python3` is.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    submitted = SparkConf().contains("spark.master")
+    builder = (SparkSession.builder.appName(spark.app_name)
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.shuffle.partitions", str(spark.shuffle_partitions))
+               .config("spark.driver.memory", spark.driver_memory)
+               .config("spark.python.worker.reuse", "true")
+               .config("spark.ui.showConsoleProgress", "true"))
+    if master or not submitted:
+        builder = builder.master(master or spark.master)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session

@@ -1,0 +1,129 @@
+"""From manifest paths to items, as DataFrame-to-DataFrame steps.
+
+files (one row per evidence file) -> sources (hashed, format detected) -> work units (a file or
+a byte range of it) -> items (the item schema). Workers open the files themselves: only paths
+and small rows travel through the driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from typing import Any, Iterable, Iterator
+
+from pipeline.config import IngestConfig, TikaConfig
+from pipeline.extract import TextExtractor
+from pipeline.mail import Origin, ParseContext, exception_item
+from pipeline.manifest import Manifest
+from pipeline.records import SourceFile, WorkUnit
+from pipeline.sources import detect_reader, reader_named
+
+HASH_CHUNK = 1 << 20
+
+
+def _struct(fields: list[tuple[str, str]]) -> Any:
+    from pyspark.sql import types as T
+
+    types = {"string": T.StringType(), "long": T.LongType()}
+    return T.StructType([T.StructField(name, types[kind], True) for name, kind in fields])
+
+
+FILE_FIELDS = [("case", "string"), ("custodian", "string"), ("custodian_id", "string"),
+               ("path", "string"), ("size", "long")]
+SOURCE_FIELDS = FILE_FIELDS + [("format", "string"), ("md5", "string"), ("sha256", "string"),
+                               ("error", "string")]
+UNIT_FIELDS = [("case", "string"), ("custodian", "string"), ("custodian_id", "string"),
+               ("path", "string"), ("format", "string"), ("start", "long"), ("end", "long")]
+
+
+def discover_files(manifest: Manifest) -> list[tuple[str, str, str, str, int]]:
+    """Every file under the manifest's paths, in a stable order. Directories are walked fully."""
+    rows = []
+    for source in manifest.sources:
+        seen: set[str] = set()
+        for root in source.paths:
+            for path in _walk(root):
+                if path not in seen:
+                    seen.add(path)
+                    rows.append((manifest.case, source.custodian, source.custodian_id, path,
+                                 os.path.getsize(path)))
+    return rows
+
+
+def _walk(root: os.PathLike[str]) -> Iterator[str]:
+    root = os.fspath(root)
+    if os.path.isfile(root):
+        yield root
+        return
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories.sort()
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            if os.path.isfile(path):
+                yield path
+
+
+def files_frame(spark: Any, manifest: Manifest) -> Any:
+    return spark.createDataFrame(discover_files(manifest), _struct(FILE_FIELDS))
+
+
+def hash_file(path: str) -> tuple[str, str]:
+    md5, sha256 = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
+            md5.update(chunk)
+            sha256.update(chunk)
+    return md5.hexdigest(), sha256.hexdigest()
+
+
+def describe_file(case: str, custodian: str, custodian_id: str, path: str,
+                  size: int) -> SourceFile:
+    """Chain of custody for one file: its hashes and size as found, and the format it holds."""
+    try:
+        md5, sha256 = hash_file(path)
+    except OSError as exc:
+        return SourceFile(case, custodian, custodian_id, path, size, "unsupported",
+                          error=f"unreadable: {exc}")
+    return SourceFile(case, custodian, custodian_id, path, size, detect_reader(path).name,
+                      md5, sha256)
+
+
+def describe_sources(files: Any) -> Any:
+    """files -> sources: hash each file and detect its format, in the workers."""
+    rows = files.rdd.map(lambda row: dataclasses.astuple(describe_file(*row)))
+    return files.sparkSession.createDataFrame(rows, _struct(SOURCE_FIELDS))
+
+
+def plan_work_units(sources: Any, split_bytes: int) -> Any:
+    """sources -> work units: large files that can be split become several units."""
+    def plan(row: Any) -> list[tuple]:
+        source = SourceFile(**row.asDict())
+        return [dataclasses.astuple(unit)
+                for unit in reader_named(source.format).plan(source, split_bytes)]
+
+    return sources.sparkSession.createDataFrame(sources.rdd.flatMap(plan), _struct(UNIT_FIELDS))
+
+
+def _read_partition(units: Iterable[Any], tika: TikaConfig,
+                    ingest: IngestConfig) -> Iterator[tuple]:
+    context = ParseContext(extractor=TextExtractor(tika), ingest=ingest)
+    for row in units:
+        unit = WorkUnit(**row.asDict())
+        try:
+            for item in reader_named(unit.format).read(unit, context):
+                yield item.to_row()
+        except Exception as exc:  # a reader bug must cost one unit, never the job
+            origin = Origin(unit.case, unit.custodian, unit.custodian_id, unit.path, unit.format,
+                            f"offset {unit.start}")
+            yield exception_item(origin, None, "read unit", "reader_error",
+                                 f"{type(exc).__name__}: {exc}").to_row()
+
+
+def read_items(units: Any, tika: TikaConfig, ingest: IngestConfig, partitions: int) -> Any:
+    """work units -> items, spread over `partitions` tasks."""
+    from pipeline.schema import spark_schema
+
+    spread = units.rdd.repartition(max(partitions, 1))
+    rows = spread.mapPartitions(lambda part: _read_partition(part, tika, ingest))
+    return units.sparkSession.createDataFrame(rows, spark_schema(), verifySchema=False)

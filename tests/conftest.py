@@ -1,0 +1,49 @@
+"""Shared fixtures for all three tiers.
+
+- unit tests need nothing running;
+- Spark tests share one local session for the whole run (`spark` fixture);
+- integration tests use the real Elasticsearch and Tika that `make test` starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def corpus_path(*parts: str) -> Path:
+    """A file in ../shared/corpus; the test is skipped, with the reason, when it is absent."""
+    path = CORPUS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared corpus not available: {path} is missing")
+    return path
+
+
+@pytest.fixture(scope="session")
+def base_config() -> Config:
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def test_config(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The real services, but case staging in a temporary folder (the corpus is read-only)."""
+    cases = tmp_path_factory.mktemp("cases")
+    return base_config.replace(paths=dataclasses.replace(base_config.paths, cases_dir=cases))
+
+
+@pytest.fixture(scope="session")
+def spark(base_config: Config):
+    from pipeline.spark import build_session
+
+    spark_config = dataclasses.replace(base_config.spark, master="local[2]",
+                                       shuffle_partitions=4, app_name="trawl-tests")
+    session = build_session(spark_config)
+    yield session
+    session.stop()

@@ -1,0 +1,27 @@
+import json
+
+from pipeline.records import ITEM_FIELD_NAMES
+from pipeline.schema import ITEM_MAPPING_PATH, es_mapping, field_names, render_mapping
+
+
+def test_committed_mapping_is_what_the_item_schema_generates():
+    assert ITEM_MAPPING_PATH.read_text() == render_mapping(), (
+        "schemas/es/items.mapping.json is stale: run `make schemas` and commit it")
+
+
+def test_item_record_mirrors_the_schema_in_order():
+    assert ITEM_FIELD_NAMES == field_names()
+
+
+def test_mapping_is_strict_and_leaves_out_staging_only_fields():
+    mapping = json.loads(ITEM_MAPPING_PATH.read_text())["mappings"]
+    assert mapping["dynamic"] == "strict"
+    assert "body_html" not in mapping["properties"]
+    assert mapping["properties"]["headers"] == {"type": "text", "index": False}
+
+
+def test_address_fields_use_the_email_aware_analyzer():
+    properties = es_mapping()["mappings"]["properties"]
+    for name in ("from", "to", "cc", "bcc"):
+        assert properties[name]["analyzer"] == "trawl_address"
+    assert properties["custodians"]["type"] == "keyword"
