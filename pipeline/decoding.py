@@ -88,15 +88,28 @@ def _unescape_surrogates(text: str, warnings: list[str]) -> str:
     return decode_bytes(raw, None, []) if raw else ""
 
 
+def _raw_header_text(header: email.header.Header, warnings: list[str]) -> str:
+    """compat32 wraps headers holding raw 8-bit bytes in a Header; recover their text."""
+    pieces = []
+    for chunk, charset in email.header.decode_header(header):
+        if isinstance(chunk, str):
+            pieces.append(chunk)
+        elif charset in (None, "unknown-8bit"):
+            warnings.append("raw 8-bit header")
+            pieces.append(decode_bytes(chunk, None, []))
+        else:
+            pieces.append(decode_bytes(chunk, charset, warnings))
+    return "".join(pieces)
+
+
 def decode_header_value(value: object, warnings: list[str]) -> str:
     """Decode an RFC 2047 header in any charset, best effort, to one line of text."""
     if value is None:
         return ""
     if isinstance(value, email.header.Header):
-        text = str(value)
+        text = _raw_header_text(value, warnings)
     else:
-        text = str(value)
-    text = _unescape_surrogates(text, warnings)
+        text = _unescape_surrogates(str(value), warnings)
     try:
         parts = email.header.decode_header(text)
     except (email.errors.HeaderParseError, ValueError, LookupError):

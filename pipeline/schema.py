@@ -18,11 +18,12 @@ SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 ITEM_SCHEMA_PATH = SCHEMAS_DIR / "item.schema.json"
 ITEM_MAPPING_PATH = SCHEMAS_DIR / "es" / "items.mapping.json"
 
-# An address is one token for exact matching, plus its words for name searches.
-ADDRESS_ANALYZER = "trawl_address"
-
-_ES_TYPES = {"keyword": "keyword", "text": "text", "date": "date", "integer": "integer",
-             "long": "long", "boolean": "boolean"}
+# The embedded integ-test-zip node has no analysis-common module: only the built-in standard,
+# simple, whitespace, keyword and stop analyzers exist. Addresses therefore use the standard
+# analyzer (names and address parts) plus an exact keyword subfield, and from_address /
+# recipient_addresses hold the bare addresses as keywords.
+_ES_TYPES = {"keyword": "keyword", "text": "text", "address": "text", "date": "date",
+             "integer": "integer", "long": "long", "boolean": "boolean"}
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,8 @@ def spark_schema() -> Any:
 
 
 def _es_property(spec: FieldSpec) -> dict[str, Any]:
-    if spec.type == "address":
-        prop: dict[str, Any] = {"type": "text", "analyzer": ADDRESS_ANALYZER,
-                                "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}}
-    else:
-        prop = {"type": _ES_TYPES[spec.type]}
-    if spec.keyword_subfield:
+    prop: dict[str, Any] = {"type": _ES_TYPES[spec.type]}
+    if spec.keyword_subfield or spec.type == "address":
         prop["fields"] = {"keyword": {"type": "keyword", "ignore_above": 1024}}
     if spec.type == "keyword":
         prop["ignore_above"] = 8191
@@ -86,14 +83,7 @@ def es_mapping() -> dict[str, Any]:
     """The index body (settings and mappings) every case index is created with."""
     properties = {spec.name: _es_property(spec) for spec in item_fields() if not spec.staging_only}
     return {
-        "settings": {
-            "analysis": {
-                "analyzer": {
-                    ADDRESS_ANALYZER: {"type": "custom", "tokenizer": "uax_url_email",
-                                       "filter": ["lowercase"]},
-                },
-            },
-        },
+        "settings": {},
         "mappings": {
             "dynamic": "strict",
             "_meta": {"item_schema_version": item_schema_version()},

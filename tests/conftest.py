@@ -8,22 +8,10 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
 from pipeline.config import Config, load_config
-
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
-
-
-def corpus_path(*parts: str) -> Path:
-    """A file in ../shared/corpus; the test is skipped, with the reason, when it is absent."""
-    path = CORPUS.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared corpus not available: {path} is missing")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,14 @@ def test_mapping_is_strict_and_leaves_out_staging_only_fields():
     assert mapping["properties"]["headers"] == {"type": "text", "index": False}
 
 
-def test_address_fields_use_the_email_aware_analyzer():
+def test_address_fields_are_searchable_text_with_an_exact_keyword():
     properties = es_mapping()["mappings"]["properties"]
     for name in ("from", "to", "cc", "bcc"):
-        assert properties[name]["analyzer"] == "trawl_address"
-    assert properties["custodians"]["type"] == "keyword"
+        assert properties[name]["type"] == "text"
+        assert properties[name]["fields"]["keyword"]["type"] == "keyword"
+    for name in ("custodians", "from_address", "recipient_addresses", "message_id"):
+        assert properties[name]["type"] == "keyword"
+
+
+def test_mapping_needs_no_analyzer_the_embedded_node_lacks():
+    assert "analysis" not in es_mapping()["settings"]

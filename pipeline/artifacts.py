@@ -1,0 +1,133 @@
+"""Downloaded artifacts (the Elasticsearch distribution, the Tika server jar), fetched once per machine.
+
+Maven fetches them from Maven Central into `paths.cache_dir`/artifacts, which lives outside the clone
+so that every clone on the machine shares one download. A file only appears in the cache under its
+final name once its SHA-256 has been checked, so an interrupted or tampered fetch never looks valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import Config
+from pipeline.errors import ArtifactError
+
+MVN_OUTPUT_LINES_IN_ERRORS = 15
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class MavenArtifact:
+    group_id: str
+    artifact_id: str
+    version: str
+    packaging: str
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.group_id}:{self.artifact_id}:{self.version}:{self.packaging}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.artifact_id}-{self.version}.{self.packaging}"
+
+
+def elasticsearch_artifact(config: Config) -> MavenArtifact:
+    # The integ-test-zip is the only ES distribution on Maven Central; it has no bundled JDK.
+    return MavenArtifact("org.elasticsearch.distribution.integ-test-zip", "elasticsearch",
+                         config.elasticsearch.node.version, "zip")
+
+
+def tika_artifact(config: Config) -> MavenArtifact:
+    return MavenArtifact("org.apache.tika", "tika-server-standard", config.tika.node.version, "jar")
+
+
+def artifacts_dir(config: Config) -> Path:
+    return config.paths.cache_dir / "artifacts"
+
+
+def ensure_elasticsearch(config: Config) -> Path:
+    """Path of the cached Elasticsearch integ-test-zip, fetched first if it is not cached yet."""
+    return ensure_artifact(elasticsearch_artifact(config), config.elasticsearch.node.sha256,
+                           artifacts_dir(config))
+
+
+def ensure_tika(config: Config) -> Path:
+    """Path of the cached Tika server jar, fetched first if it is not cached yet."""
+    return ensure_artifact(tika_artifact(config), config.tika.node.sha256, artifacts_dir(config))
+
+
+def ensure_artifact(artifact: MavenArtifact, expected_sha256: str, directory: Path) -> Path:
+    target = directory / artifact.file_name
+    if target.is_file():
+        # Re-checked on every call: a cache shared by clones can be corrupted by any of them.
+        verify_sha256(target, expected_sha256)
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    # The staging folder sits beside the target so the final rename stays on one filesystem.
+    with tempfile.TemporaryDirectory(prefix=f".fetch-{artifact.file_name}-", dir=directory) as staging:
+        fetched = fetch_with_maven(artifact, Path(staging))
+        verify_sha256(fetched, expected_sha256)
+        os.replace(fetched, target)
+    return target
+
+
+def fetch_with_maven(artifact: MavenArtifact, output_dir: Path) -> Path:
+    """Copy one artifact into output_dir with `mvn dependency:copy`; returns the copied file."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ArtifactError(f"cannot fetch {artifact.coordinates}: 'mvn' (Apache Maven) is not on PATH")
+    command = maven_copy_command(mvn, artifact, output_dir)
+    # dependency:copy needs no project, but a pom.xml in the working directory would be picked up.
+    with tempfile.TemporaryDirectory(prefix="trawl-mvn-") as empty_dir:
+        result = subprocess.run(command, cwd=empty_dir, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", check=False)
+    fetched = output_dir / artifact.file_name
+    if result.returncode != 0 or not fetched.is_file():
+        raise ArtifactError(f"mvn could not fetch {artifact.coordinates} (exit code {result.returncode}):\n"
+                            + summarize_mvn_output(result.stdout))
+    return fetched
+
+
+def maven_copy_command(mvn: str, artifact: MavenArtifact, output_dir: Path) -> list[str]:
+    return [mvn, "-q", "-B", "-Dstyle.color=never", "dependency:copy",
+            f"-Dartifact={artifact.coordinates}", f"-DoutputDirectory={output_dir}",
+            "-Dmdep.useBaseVersion=true"]
+
+
+def summarize_mvn_output(output: str, max_lines: int = MVN_OUTPUT_LINES_IN_ERRORS) -> str:
+    """The lines of mvn's output worth showing: its first error line, then its last lines."""
+    lines = [line.rstrip() for line in _ANSI_ESCAPE.sub("", output).splitlines() if line.strip()]
+    if not lines:
+        return "(mvn printed nothing)"
+    tail = lines[-max_lines:]
+    # mvn ends every failure with the same help boilerplate; the real cause is its first ERROR line.
+    first_error = next((line for line in lines if line.startswith("[ERROR]")), None)
+    if first_error is not None and first_error not in tail:
+        tail = [first_error, "..."] + tail
+    return "\n".join(tail)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: Path, expected_sha256: str) -> None:
+    """Delete the file and raise ArtifactError unless its SHA-256 is the expected one."""
+    actual = sha256_of(path)
+    if actual != expected_sha256.strip().lower():
+        path.unlink(missing_ok=True)
+        raise ArtifactError(f"{path.name} failed verification and was deleted: "
+                            f"expected SHA-256 {expected_sha256}, got {actual}")

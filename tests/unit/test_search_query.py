@@ -1,0 +1,34 @@
+from datetime import date
+
+from pipeline.search import SearchRequest, build_query, explain_query_error
+
+
+def test_default_query_excludes_exception_records_and_searches_all_text_fields():
+    query = build_query(SearchRequest(case="c", query="money"))["bool"]
+    query_string = query["must"][0]["query_string"]
+    assert query_string["query"] == "money"
+    assert {"subject^3", "body", "from", "to", "custodian"} <= set(query_string["fields"])
+    assert query["must_not"] == [{"term": {"type": "exception"}}]
+
+
+def test_filters_for_custodians_dates_and_types():
+    query = build_query(SearchRequest(case="c", query="*", custodians=("Jane Smith", "Bob"),
+                                      date_from=date(2002, 1, 1), date_to=date(2002, 1, 31),
+                                      types=("exception",)))["bool"]
+    custodian_filter, date_filter, type_filter = query["filter"]
+    names = [c["term"]["custodians"]["value"] for c in custodian_filter["bool"]["should"]]
+    assert names == ["Jane Smith", "Bob"]
+    assert date_filter == {"range": {"date": {"gte": "2002-01-01", "lt": "2002-02-01"}}}
+    assert type_filter == {"terms": {"type": ["exception"]}}
+    assert query["must_not"] == []
+
+
+def test_query_error_points_at_the_parse_problem():
+    body = {"error": {"root_cause": [{"type": "query_shard_exception",
+                                      "reason": "Failed to parse query [money AND]"}],
+                      "caused_by": {"type": "parse_exception",
+                                    "reason": "Cannot parse 'money AND': Encountered \"<EOF>\" "
+                                              "at line 1, column 9."}}}
+    message = explain_query_error("money AND", body)
+    assert message.startswith("cannot parse the query 'money AND'")
+    assert "line 1, column 9" in message
