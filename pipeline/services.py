@@ -38,6 +38,7 @@ import yaml
 from pipeline.artifacts import ensure_elasticsearch, ensure_tika
 from pipeline.config import Config
 from pipeline.errors import ServiceError
+from pipeline.ids import stable_id
 
 Progress = Callable[[str], None]
 
@@ -49,6 +50,7 @@ PROBE_TIMEOUT_SECONDS = 5.0
 HEALTH_POLL_SECONDS = 1.0
 # Tika's forked-process watchdog only relays requests; the configured heap goes to the parser child.
 TIKA_WATCHDOG_HEAP = "256m"
+UNREACHABLE_STATE_FALLBACK = Path("/var/lib/trawl/elasticsearch")
 
 
 def _ignore_progress(message: str) -> None:
@@ -99,7 +101,24 @@ def status(config: Config) -> list[ServiceStatus]:
 
 
 def elasticsearch_dir(config: Config) -> Path:
-    return config.paths.services_dir / ELASTICSEARCH
+    """Under the state dir, unless ES would run as another user who cannot reach it.
+
+    A checkout under /root (mode 700) is the usual case: the ES user could never enter it, so
+    the node's files go to a folder of their own under /var/lib/trawl instead, named after the
+    state dir so each checkout keeps its own node.
+    """
+    local = config.paths.services_dir / ELASTICSEARCH
+    if running_as_root() and not others_can_traverse(config.paths.services_dir):
+        return UNREACHABLE_STATE_FALLBACK / stable_id(str(local))[:12]
+    return local
+
+
+def others_can_traverse(directory: Path) -> bool:
+    """Whether a user who owns nothing on the way (the ES user) can walk down to `directory`."""
+    for ancestor in [*reversed(directory.parents), directory]:
+        if ancestor.exists() and not ancestor.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
 
 
 def elasticsearch_home(config: Config) -> Path:
@@ -737,7 +756,10 @@ def start_elasticsearch(config: Config, progress: Progress) -> ServiceStatus:
     account = None
     if running_as_root():
         account = ensure_system_user(node.run_as, progress)
-        require_user_can_reach(node.run_as, config.paths.services_dir)
+        if base_dir != config.paths.services_dir / ELASTICSEARCH:
+            progress(f"elasticsearch: {node.run_as} cannot reach {config.paths.services_dir}; "
+                     f"keeping the node's files in {base_dir}")
+        require_user_can_reach(node.run_as, base_dir)
     home = ensure_elasticsearch_home(config, progress)
     write_elasticsearch_config(config, home)
     for folder in (elasticsearch_data_dir(config), elasticsearch_logs_dir(config), elasticsearch_tmp_dir(config)):

@@ -58,3 +58,14 @@ def test_restarted_services_and_rerun_leave_identical_stats(es_client, test_conf
     after = case_stats(es_client, test_config.elasticsearch, "test-restart")
     assert after == before
     assert before["by_custodian"] == {"Standards Unit": {"total": 3, "unique": 3}}
+
+
+def test_status_reports_the_real_servers_versions(es_client, test_config):
+    from pipeline.index.client import client_major_version
+
+    by_name = {status.name: status for status in services.status(test_config)}
+    elasticsearch, tika = by_name["elasticsearch"], by_name["tika"]
+    assert elasticsearch.healthy and elasticsearch.running
+    assert int(elasticsearch.version.split(".")[0]) == client_major_version()
+    assert elasticsearch.version == test_config.elasticsearch.node.version
+    assert tika.healthy and tika.version == test_config.tika.node.version

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
 import json
 import os
 import socket
+import shutil
 import stat
-import threading
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Iterator
@@ -29,7 +29,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
+def open_tmp_path() -> Iterator[Path]:
+    """Like tmp_path, but every user may walk into it, as into a normal checkout (pytest's
+    own temporary folders are mode 700, which would send the ES files elsewhere)."""
+    folder = Path(tempfile.mkdtemp(prefix="trawl-unit-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def config(open_tmp_path: Path) -> Config:
+    tmp_path = open_tmp_path
     base = load_config()
     es_node = dataclasses.replace(base.elasticsearch.node, host="127.0.0.1",
                                   http_port=_free_port(), transport_port=_free_port(), heap="512m")
@@ -334,50 +345,24 @@ def test_wait_until_healthy_returns_the_healthy_probe() -> None:
     assert probe == services.Probe(True, "9.2.0", "green") and why == ""
 
 
-# --- probes against a stand-in HTTP server -----------------------------------------------------
-
-
-class _IntegTestZipLike(http.server.BaseHTTPRequestHandler):
-    """Answers like the integ-test-zip: no GET / (rest-root is missing), nodes and health APIs present."""
-
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server expects)
-        if self.path.startswith("/_nodes/_local"):
-            self._reply(200, {"nodes": {"abc": {"version": "9.2.0"}}})
-        elif self.path.startswith("/_cluster/health"):
-            self._reply(200, {"status": "yellow", "timed_out": False})
-        else:
-            self._reply(405, {"error": "Incorrect HTTP method for uri [/] and method [GET], allowed: [DELETE]"})
-
-    def _reply(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def integ_test_zip_like() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IntegTestZipLike)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_probe_reads_the_version_from_the_nodes_api_when_get_root_is_missing(integ_test_zip_like: str) -> None:
-    probe = services.probe_elasticsearch(integ_test_zip_like)
-    assert probe == services.Probe(True, "9.2.0", "cluster health yellow")
+# --- probes ------------------------------------------------------------------------------------
 
 
 def test_probe_of_a_closed_port_is_unhealthy(config: Config) -> None:
     probe = services.probe_elasticsearch(f"http://127.0.0.1:{config.elasticsearch.node.http_port}")
     assert probe.healthy is False and probe.version is None
     assert "not answering" in probe.detail
+
+
+def test_es_files_leave_a_state_dir_the_es_user_cannot_reach(config: Config, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    locked.chmod(0o700)
+    hidden = config.replace(paths=dataclasses.replace(config.paths, state_dir=locked / "var"))
+    assert services.others_can_traverse(config.paths.services_dir)
+    assert not services.others_can_traverse(hidden.paths.services_dir)
+    if os.geteuid() == 0:
+        assert services.elasticsearch_dir(hidden).parent == services.UNREACHABLE_STATE_FALLBACK
+        assert services.elasticsearch_dir(config) == config.paths.services_dir / "elasticsearch"
+    else:
+        assert services.elasticsearch_dir(hidden) == hidden.paths.services_dir / "elasticsearch"
