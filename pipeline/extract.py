@@ -27,6 +27,7 @@ class Extraction:
     source: str            # plain, html, tika or none
     error_reason: str | None = None
     error_message: str | None = None
+    detected_type: str | None = None   # what Tika recognised the bytes as
 
 
 def _looks_like(mime_type: str | None, file_name: str | None, types: set[str],
@@ -119,16 +120,21 @@ class TextExtractor:
             documents = json.loads(body) if body else []
         except json.JSONDecodeError:
             return Extraction(None, "none", "extraction_failed", "Tika returned malformed JSON")
+        if not documents:
+            return Extraction("", "tika")
+        container = documents[0]
+        detected = (container.get("Content-Type") or "").split(";")[0].strip() or None
         texts = [doc.get("X-TIKA:content") or "" for doc in documents]
-        container_error = next((doc.get("X-TIKA:EXCEPTION:container_exception")
-                                for doc in documents[:1]
-                                if doc.get("X-TIKA:EXCEPTION:container_exception")), None)
         text = "\n".join(t.strip() for t in texts if t.strip())
-        if container_error:
+        failure = container.get("X-TIKA:EXCEPTION:container_exception")
+        if failure:
             return Extraction(text or None, "tika" if text else "none",
-                              _classify_tika_failure(500, container_error),
-                              container_error.splitlines()[0][:500])
-        return Extraction(text, "tika")
+                              _classify_tika_failure(500, failure),
+                              failure.splitlines()[0][:500], detected)
+        if detected == "application/octet-stream" and not text:
+            return Extraction(None, "none", "unsupported",
+                              "Tika does not recognise this format", detected)
+        return Extraction(text, "tika", detected_type=detected)
 
 
 def check_tika(tika: TikaConfig) -> str:

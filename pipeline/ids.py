@@ -25,8 +25,8 @@ def child_id(parent_id: str, family_path: str, content_sha256: str) -> str:
     return stable_id("child", parent_id, family_path, content_sha256)
 
 
-def exception_id(case: str, about: str, stage: str, reason: str) -> str:
-    return stable_id("exception", case, about, stage, reason)
+def exception_id(case: str, about: str, stage: str, reason: str, locator: str = "") -> str:
+    return stable_id("exception", case, about, stage, reason, locator)
 
 
 def slugify(text: str) -> str:

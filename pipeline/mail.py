@@ -215,7 +215,7 @@ def exception_item(origin: Origin, about_id: str | None, stage: str, reason: str
     """An exception record: what failed, where, and why. Stored and indexed like an item."""
     about = about_id or f"{origin.source_path}#{locator or origin.locator}"
     return Item(
-        id=ids.exception_id(origin.case, about, stage, reason), case=origin.case,
+        id=ids.exception_id(origin.case, about, stage, reason, locator or ""), case=origin.case,
         type="exception", item_class=reason, custodian=origin.custodian,
         custodian_id=origin.custodian_id, custodians=[origin.custodian],
         source_path=origin.source_path, source_format=origin.source_format,
@@ -259,42 +259,12 @@ def _describe(exc: BaseException) -> str:
 
 def _attachment_items(part: email.message.Message, parent: Item, index: int, family_path: str,
                       origin: Origin, ctx: ParseContext) -> list[Item]:
+    from pipeline.families import blob_items
+
     name = parent.attachment_names[index - 1]
-    if parent.level + 1 > MAX_FAMILY_DEPTH:
-        return [exception_item(origin, parent.id, "open attachment", "too_deep",
-                               f"nesting deeper than {MAX_FAMILY_DEPTH} levels", name,
-                               _locator(origin, family_path))]
     if part.get_content_type() == "message/rfc822":
-        return email_items(_embedded_message_bytes(part), origin, ctx, parent, family_path)
-    data = _payload_bytes(part)
-    md5, sha256 = _hashes(data)
-    attachment = Item(
-        id=ids.child_id(parent.id, family_path, sha256), case=origin.case, type="attachment",
-        item_class=part.get_content_type(), custodian=origin.custodian,
-        custodian_id=origin.custodian_id, custodians=[origin.custodian],
-        source_path=origin.source_path, source_format=origin.source_format,
-        source_locator=_locator(origin, family_path), file_name=name,
-        mime_type=part.get_content_type(), size=len(data), md5=md5, sha256=sha256,
-        date=parent.date, date_original=parent.date_original,
-        date_utc_offset_minutes=parent.date_utc_offset_minutes, date_status=parent.date_status,
-        subject=parent.subject,
-    )
-    _link_into_family(attachment, parent, family_path)
-    results = [attachment]
-    if len(data) > ctx.ingest.max_attachment_bytes:
-        attachment.text_source = "none"
-        results.append(exception_item(
-            origin, attachment.id, "extract text", "too_large",
-            f"{len(data)} bytes exceeds ingest.max_attachment_bytes", name, attachment.source_locator))
-        return results
-    warnings: list[str] = []
-    extraction = ctx.extractor.extract(data, name, part.get_content_type(),
-                                       part.get_content_charset())
-    attachment.body = _truncate(extraction.text, ctx.ingest.max_text_chars, warnings)
-    attachment.text_source = extraction.source
-    attachment.decode_warnings = warnings
-    if extraction.error_reason:
-        results.append(exception_item(origin, attachment.id, "extract text",
-                                      extraction.error_reason, extraction.error_message or "",
-                                      name, attachment.source_locator))
-    return results
+        data = _embedded_message_bytes(part)
+    else:
+        data = _payload_bytes(part)
+    return blob_items(data, name, part.get_content_type(), origin, ctx, parent, family_path,
+                      charset=part.get_content_charset())

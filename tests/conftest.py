@@ -35,3 +35,15 @@ def spark(base_config: Config):
     session = build_session(spark_config)
     yield session
     session.stop()
+
+
+@pytest.fixture
+def context(base_config: Config):
+    """A ParseContext whose Tika is unreachable (nothing listens on port 9), as when the server
+    is down: text formats still take the fast path, everything else becomes an exception."""
+    from pipeline.extract import TextExtractor
+    from pipeline.mail import ParseContext
+
+    unreachable = dataclasses.replace(base_config.tika, url="http://127.0.0.1:9", retries=0,
+                                      timeout=2)
+    return ParseContext(extractor=TextExtractor(unreachable), ingest=base_config.ingest)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterable, Iterator
 
-from pipeline.mail import Origin, ParseContext
+from pipeline.mail import Origin, ParseContext, exception_item
 from pipeline.records import Item, SourceFile, WorkUnit
 
 HEAD_BYTES = 4096
@@ -37,3 +38,33 @@ class SourceReader(ABC):
     def origin(unit: WorkUnit, locator: str) -> Origin:
         return Origin(case=unit.case, custodian=unit.custodian, custodian_id=unit.custodian_id,
                       source_path=unit.path, source_format=unit.format, locator=locator)
+
+
+class WholeFileReader(SourceReader):
+    """A format read whole, in one task: the file's bytes are handed to `items_from_bytes`.
+
+    Files larger than `ingest.max_attachment_bytes` are not read into memory; they are recorded
+    as `too_large` exceptions instead.
+    """
+
+    def read(self, unit: WorkUnit, ctx: ParseContext) -> Iterator[Item]:
+        origin = self.origin(unit, "file")
+        file_name = os.path.basename(unit.path)
+        try:
+            size = os.path.getsize(unit.path)
+            if size > ctx.ingest.max_attachment_bytes:
+                yield exception_item(origin, None, "read file", "too_large",
+                                     f"{size} bytes exceeds ingest.max_attachment_bytes",
+                                     file_name)
+                return
+            with open(unit.path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            yield exception_item(origin, None, "read file", "unreadable", str(exc), file_name)
+            return
+        yield from self.items_from_bytes(data, file_name, origin, ctx)
+
+    @abstractmethod
+    def items_from_bytes(self, data: bytes, file_name: str, origin: Origin,
+                         ctx: ParseContext) -> Iterable[Item]:
+        """Every item in one whole file's bytes."""

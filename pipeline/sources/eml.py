@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterable
 
-from pipeline.mail import ParseContext, email_items, exception_item
-from pipeline.records import Item, WorkUnit
-from pipeline.sources.base import SourceReader
+from pipeline.mail import Origin, ParseContext, email_items
+from pipeline.records import Item
+from pipeline.sources.base import WholeFileReader
 
 HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:[ \t]?", re.MULTILINE)
 KNOWN_HEADERS = (b"from:", b"to:", b"subject:", b"date:", b"message-id:", b"received:",
@@ -22,7 +22,7 @@ def looks_like_rfc822(head: bytes) -> bool:
     return bool(lines) and HEADER_LINE.match(lines[0]) is not None and known >= 2
 
 
-class EmlReader(SourceReader):
+class EmlReader(WholeFileReader):
     name = "eml"
     extensions = (".eml", ".txt", ".msg")
 
@@ -31,12 +31,6 @@ class EmlReader(SourceReader):
             return 0
         return 80 if path.lower().endswith(".eml") else 60
 
-    def read(self, unit: WorkUnit, ctx: ParseContext) -> Iterator[Item]:
-        origin = self.origin(unit, "file")
-        try:
-            with open(unit.path, "rb") as handle:
-                raw = handle.read()
-        except OSError as exc:
-            yield exception_item(origin, None, "read file", "unreadable", str(exc))
-            return
-        yield from email_items(raw, origin, ctx)
+    def items_from_bytes(self, data: bytes, file_name: str, origin: Origin,
+                         ctx: ParseContext) -> Iterable[Item]:
+        return email_items(data, origin, ctx)

@@ -8,8 +8,7 @@ import email.message
 
 import pytest
 
-from pipeline.extract import TextExtractor
-from pipeline.mail import Origin, ParseContext, email_items
+from pipeline.mail import Origin, email_items
 
 from helpers import corpus_path
 
@@ -17,12 +16,6 @@ ORIGIN = Origin(case="unit", custodian="Jane Smith", custodian_id="jane-smith",
                 source_path="/evidence/jane.mbox", source_format="mbox", locator="offset 0")
 
 
-@pytest.fixture
-def context(base_config):
-    # Nothing listens on port 9: every Tika call fails, as when the server is down.
-    unreachable = dataclasses.replace(base_config.tika, url="http://127.0.0.1:9", retries=0,
-                                      timeout=2)
-    return ParseContext(extractor=TextExtractor(unreachable), ingest=base_config.ingest)
 
 
 def message_with_family() -> bytes:

@@ -1,0 +1,223 @@
+"""Archives (ZIP, TAR, 7z, gzip) opened in memory, entry by entry, at any depth.
+
+Nothing is ever extracted to disk, so a hostile entry name cannot escape anywhere; names are
+still normalised before they are recorded. Limits on entry count, entry size and expansion
+ratio stop zip bombs: what exceeds them becomes an exception record, never a crash.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import posixpath
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from pipeline.mail import Origin, ParseContext, exception_item
+from pipeline.records import Item
+
+MAX_ENTRIES = 100_000
+# Expansion beyond this ratio (uncompressed / compressed) is refused once the archive would
+# expand past BOMB_FLOOR_BYTES: small, very compressible archives are normal.
+MAX_EXPANSION_RATIO = 200
+BOMB_FLOOR_BYTES = 64 << 20
+
+SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+# ZIP-based document formats go to Tika as documents, not opened as archives.
+DOCUMENT_ZIP_MARKERS = ("[Content_Types].xml", "mimetype", "META-INF/manifest.xml")
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    size: int
+    read: Callable[[int], bytes]    # read(limit) -> at most limit + 1 bytes
+    encrypted: bool = False
+    is_link: bool = False           # a symbolic or hard link: recorded, never followed
+
+
+class ContainerError(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def safe_entry_path(name: str) -> str:
+    """An entry's path with drive letters, absolute roots and '..' climbs removed."""
+    cleaned = name.replace("\\", "/")
+    if len(cleaned) > 1 and cleaned[1] == ":":
+        cleaned = cleaned[2:]
+    cleaned = posixpath.normpath("/" + cleaned).lstrip("/")
+    return cleaned if cleaned not in ("", ".") else "unnamed"
+
+
+def _is_document_zip(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return any(marker in names for marker in DOCUMENT_ZIP_MARKERS)
+
+
+def container_kind(data: bytes, name: str | None) -> str | None:
+    """'zip', 'tar', '7z' or 'gzip' when the bytes are an archive to open; None otherwise."""
+    lowered = (name or "").lower()
+    if data.startswith(SEVEN_ZIP_MAGIC):
+        return "7z"
+    if data.startswith(ZIP_MAGICS):
+        return None if _is_document_zip(data) else "zip"
+    if len(data) > 262 and data[257:262] == b"ustar":
+        return "tar"
+    if data.startswith(GZIP_MAGIC):
+        return "gzip"
+    if lowered.endswith((".zip", ".7z", ".tar", ".tgz", ".gz")):
+        # Named as an archive but not shaped like one: opening it records why it is corrupt.
+        return {".zip": "zip", ".7z": "7z", ".tar": "tar"}.get(posixpath.splitext(lowered)[1],
+                                                               "gzip")
+    return None
+
+
+def _zip_entries(data: bytes) -> Iterator[Entry]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ContainerError("corrupt", f"not a readable ZIP archive: {exc}") from exc
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        yield Entry(info.filename, info.file_size,
+                    lambda limit, info=info: archive.open(info).read(limit + 1),
+                    encrypted=bool(info.flag_bits & 0x1),
+                    is_link=(info.external_attr >> 16) & 0o170000 == 0o120000)
+
+
+def _tar_entries(data: bytes) -> Iterator[Entry]:
+    try:
+        archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
+        members = archive.getmembers()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ContainerError("corrupt", f"not a readable TAR archive: {exc}") from exc
+    for member in members:
+        if member.issym() or member.islnk():
+            yield Entry(member.name, 0, lambda limit, m=member: m.linkname.encode()[:limit + 1],
+                        is_link=True)
+        elif member.isfile():
+            yield Entry(member.name, member.size,
+                        lambda limit, m=member: archive.extractfile(m).read(limit + 1))
+
+
+def _seven_zip_entries(data: bytes) -> Iterator[Entry]:
+    import py7zr
+    from py7zr.io import BytesIOFactory
+
+    try:
+        archive = py7zr.SevenZipFile(io.BytesIO(data))
+        if archive.needs_password():
+            raise ContainerError("encrypted", "the 7z archive is password-protected")
+        files = [info for info in archive.list() if not info.is_directory]
+    except ContainerError:
+        raise
+    except Exception as exc:  # py7zr raises many types for damaged archives
+        reason = "encrypted" if "password" in str(exc).lower() else "corrupt"
+        raise ContainerError(reason, f"not a readable 7z archive: {exc}") from exc
+    for info in files:
+        def read(limit: int, filename: str = info.filename) -> bytes:
+            archive.reset()
+            factory = BytesIOFactory(limit + 1)
+            archive.extract(targets=[filename], factory=factory)
+            product = factory.get(filename)
+            product.seek(0)
+            return product.read()
+        yield Entry(info.filename, info.uncompressed or 0, read, is_link=info.is_symlink)
+
+
+def _gzip_entries(data: bytes, name: str | None) -> Iterator[Entry]:
+    base = posixpath.basename(name or "file.gz")
+    if base.lower().endswith(".tgz"):
+        inner = base[:-4] + ".tar"
+    elif base.lower().endswith(".gz"):
+        inner = base[:-3]
+    else:
+        inner = base + ".out"
+
+    def read(limit: int) -> bytes:
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+                return stream.read(limit + 1)
+        except (OSError, EOFError) as exc:
+            raise ContainerError("corrupt", f"not a readable gzip stream: {exc}") from exc
+    yield Entry(inner, -1, read)
+
+
+def _entries(kind: str, data: bytes, name: str | None) -> Iterator[Entry]:
+    if kind == "zip":
+        return _zip_entries(data)
+    if kind == "tar":
+        return _tar_entries(data)
+    if kind == "7z":
+        return _seven_zip_entries(data)
+    return _gzip_entries(data, name)
+
+
+def container_items(kind: str, data: bytes, container: Item, origin: Origin,
+                    ctx: ParseContext) -> list[Item]:
+    """The items inside an archive: one family member per entry, any depth below."""
+    from pipeline.families import blob_items, child_path
+
+    def problem(reason: str, message: str, entry: str | None = None) -> Item:
+        locator = f"{container.source_locator} > {entry}" if entry else container.source_locator
+        return exception_item(origin, container.id, f"open {kind}", reason, message,
+                              container.file_name, locator)
+
+    limit = ctx.ingest.max_attachment_bytes
+    try:
+        entries = list(_entries(kind, data, container.file_name))
+    except ContainerError as exc:
+        return [problem(exc.reason, str(exc))]
+    if len(entries) > MAX_ENTRIES:
+        return [problem("too_many_entries", f"{len(entries)} entries (limit {MAX_ENTRIES})")]
+    declared = sum(max(entry.size, 0) for entry in entries)
+    if declared > BOMB_FLOOR_BYTES and declared > MAX_EXPANSION_RATIO * max(len(data), 1):
+        return [problem("zip_bomb", f"would expand {len(data)} bytes to {declared} bytes "
+                                    f"(ratio limit {MAX_EXPANSION_RATIO})")]
+    items: list[Item] = []
+    for index, entry in enumerate(entries, start=1):
+        path = safe_entry_path(entry.path)
+        if entry.encrypted:
+            items.append(problem("encrypted", "the entry is password-protected", path))
+            continue
+        if entry.is_link:
+            target = entry.read(4096).decode("utf-8", "replace")
+            items.append(problem("link_entry", f"a link to {target!r}, recorded and not "
+                                               f"followed", path))
+            continue
+        if entry.size > limit:
+            items.append(problem("too_large", f"{entry.size} bytes exceeds "
+                                              f"ingest.max_attachment_bytes", path))
+            continue
+        try:
+            content = entry.read(limit)
+        except ContainerError as exc:
+            items.append(problem(exc.reason, str(exc), path))
+            continue
+        except Exception as exc:  # damaged entries raise whatever their codec raises
+            reason = "encrypted" if "password" in str(exc).lower() else "corrupt"
+            items.append(problem(reason, f"{type(exc).__name__}: {exc}", path))
+            continue
+        if len(content) > limit:
+            items.append(problem("too_large", "expands past ingest.max_attachment_bytes", path))
+            continue
+        children = blob_items(content, posixpath.basename(path), None, origin, ctx, container,
+                              child_path(container.family_path, index))
+        if children and children[0].type != "exception":
+            children[0].folder_path = path
+        items.extend(children)
+    container.attachment_count = len(entries)
+    container.has_attachments = bool(entries)
+    container.attachment_names = [safe_entry_path(entry.path) for entry in entries]
+    return items

@@ -1,0 +1,150 @@
+"""Archives at any depth, their safety limits, and loose files (no servers: text entries only)."""
+
+import dataclasses
+import gzip
+import io
+import tarfile
+import zipfile
+
+import pytest
+
+from pipeline.containers import container_kind, safe_entry_path
+from pipeline.families import blob_items
+from pipeline.mail import Origin, ParseContext
+from pipeline.records import WorkUnit
+from pipeline.sources import detect_reader
+
+from helpers import corpus_path
+
+ORIGIN = Origin(case="unit", custodian="Jane Smith", custodian_id="jane-smith",
+                source_path="/evidence/bundle.zip", source_format="document", locator="file")
+
+EMAIL = (b"From: alice@example.org\nTo: bob@example.org\nSubject: Deep inside\n"
+         b"Message-ID: <deep@example.org>\n\nThe payment went through.\n")
+
+
+
+
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def tar_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_nested_archives_are_opened_at_any_depth_with_family_links(context):
+    inner_zip = zip_of({"mail/deep.eml": EMAIL, "notes.txt": b"shredding schedule"})
+    middle_tar = tar_of({"inner.zip": inner_zip})
+    outer = zip_of({"middle.tar": middle_tar})
+    items = blob_items(outer, "bundle.zip", None, ORIGIN, context, None, "")
+    by_name = {item.file_name or item.subject: item for item in items}
+    top, tar_item, zip_item = by_name["bundle.zip"], by_name["middle.tar"], by_name["inner.zip"]
+    deep, notes = by_name["Deep inside"], by_name["notes.txt"]
+    assert [top.level, tar_item.level, zip_item.level, deep.level] == [0, 1, 2, 3]
+    assert deep.type == "email" and deep.parent_id == zip_item.id
+    assert {i.family_id for i in items} == {top.id}
+    assert deep.family_path == "1/1/1" and notes.family_path == "1/1/2"
+    assert deep.folder_path == "mail/deep.eml"
+    assert notes.body == "shredding schedule"
+    assert top.attachment_names == ["middle.tar"]
+
+
+def test_hostile_entry_names_are_neutralised():
+    assert safe_entry_path("../../etc/passwd") == "etc/passwd"
+    assert safe_entry_path("/abs/path.txt") == "abs/path.txt"
+    assert safe_entry_path("C:\\Windows\\..\\..\\boot.ini") == "boot.ini"
+    assert safe_entry_path("") == "unnamed"
+
+
+def test_zip_bomb_is_refused_and_recorded(context):
+    bomb = zip_of({"zeros.bin": bytes(80 << 20)})
+    assert len(bomb) < 1 << 20
+    items = blob_items(bomb, "bomb.zip", None, ORIGIN, context, None, "")
+    assert [i.type for i in items] == ["document", "exception"]
+    assert items[1].exception_reason == "zip_bomb"
+
+
+def test_entry_larger_than_the_cap_is_recorded_not_read(context):
+    small_cap = dataclasses.replace(context.ingest, max_attachment_bytes=1000)
+    capped = ParseContext(context.extractor, small_cap)
+    items = blob_items(zip_of({"big.txt": b"x" * 5000, "ok.txt": b"fine"}), "a.zip", None,
+                       ORIGIN, capped, None, "")
+    reasons = {i.source_locator.rsplit("> ", 1)[-1]: i.exception_reason
+               for i in items if i.type == "exception"}
+    assert reasons == {"big.txt": "too_large"}
+    assert any(i.file_name == "ok.txt" and i.body == "fine" for i in items)
+
+
+def test_gzip_is_opened_as_a_one_entry_container(context):
+    items = blob_items(gzip.compress(b"ledger line"), "ledger.txt.gz", None, ORIGIN, context,
+                       None, "")
+    assert [(i.file_name, i.body) for i in items[1:]] == [("ledger.txt", "ledger line")]
+
+
+def test_office_documents_are_documents_not_archives():
+    docx = corpus_path("aleph", "hello world word.docx").read_bytes()
+    assert container_kind(docx, "hello world word.docx") is None
+    assert container_kind(zip_of({"a.txt": b"a"}), "x.zip") == "zip"
+
+
+@pytest.mark.parametrize("name", ["badtar.tar", "badzip.zip", "bad7zip.7z"])
+def test_link_entries_pointing_outside_are_recorded_never_followed(context, name):
+    data = corpus_path("aleph", name).read_bytes()
+    items = blob_items(data, name, None, ORIGIN, context, None, "")
+    (link,) = [i for i in items if i.type == "exception"]
+    assert link.exception_reason == "link_entry"
+    assert "/ingestors/tests/fixtures/secret.txt" in link.exception_message
+
+
+def test_password_protected_7z_is_an_encrypted_exception(context):
+    data = corpus_path("aleph", "7z_password.7z").read_bytes()
+    items = blob_items(data, "7z_password.7z", None, ORIGIN, context, None, "")
+    assert [i.exception_reason for i in items if i.type == "exception"] == ["encrypted"]
+
+
+def test_corrupt_archive_is_a_corrupt_exception(context):
+    items = blob_items(b"PK\x03\x04 truncated nonsense", "broken.zip", None, ORIGIN, context,
+                       None, "")
+    assert [i.exception_reason for i in items if i.type == "exception"] == ["corrupt"]
+
+
+def read_file(path, context):
+    reader = detect_reader(str(path))
+    unit = WorkUnit("unit", "Jane Smith", "jane-smith", str(path), reader.name)
+    return reader.name, list(reader.read(unit, context))
+
+
+def test_emlx_reads_the_announced_bytes_only(context):
+    name, items = read_file(corpus_path("aleph", "plaintext.emlx"), context)
+    assert name == "emlx"
+    assert items[0].type == "email" and items[0].subject
+    assert not [i for i in items if i.type == "exception"]
+
+
+def test_truncated_emlx_is_kept_and_flagged(context, tmp_path):
+    path = tmp_path / "cut.emlx"
+    path.write_bytes(b"500\n" + EMAIL)
+    _, items = read_file(path, context)
+    assert items[0].subject == "Deep inside"
+    assert [i.exception_reason for i in items if i.type == "exception"] == ["truncated"]
+
+
+def test_empty_loose_file_is_a_document_with_an_empty_exception(context, tmp_path):
+    path = tmp_path / "nothing.pdf"
+    path.write_bytes(b"")
+    name, items = read_file(path, context)
+    assert name == "document"
+    assert [(i.type, i.exception_reason) for i in items] == [("document", None),
+                                                             ("exception", "empty")]
+    assert items[1].exception_item_id == items[0].id
