@@ -9,6 +9,7 @@ INSTALLED := $(VENV)/.installed
 .PHONY: demo test test-unit install fetch services-up services-down schemas check-schemas bench clean
 
 $(INSTALLED): setup.cfg pyproject.toml
+	scripts/system-deps.sh
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Trawl needs Python 3.11, found " + sys.version' 
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -22,6 +22,8 @@ class Item:
     source_path: str | None = None
     source_format: str | None = None
     source_locator: str | None = None
+    folder_path: str | None = None
+    recovered: bool = False
     parent_id: str | None = None
     family_id: str | None = None
     level: int = 0
@@ -29,6 +31,7 @@ class Item:
     message_id: str | None = None
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    conversation_index: str | None = None
     subject: str | None = None
     from_: str | None = None
     to: list[str] = field(default_factory=list)
@@ -40,6 +43,7 @@ class Item:
     date_original: str | None = None
     date_utc_offset_minutes: int | None = None
     date_status: str | None = None
+    received_date: datetime | None = None
     body: str | None = None
     body_html: str | None = None
     text_source: str | None = None
@@ -52,6 +56,15 @@ class Item:
     attachment_names: list[str] = field(default_factory=list)
     attachment_count: int = 0
     has_attachments: bool = False
+    location: str | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    due_date: datetime | None = None
+    company: str | None = None
+    contact_addresses: list[str] = field(default_factory=list)
+    phone_numbers: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    importance: str | None = None
     decode_warnings: list[str] = field(default_factory=list)
     exception_reason: str | None = None
     exception_message: str | None = None
