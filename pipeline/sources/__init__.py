@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from pipeline.sources.base import HEAD_BYTES, SourceReader
+from pipeline.sources.document import DocumentReader
 from pipeline.sources.eml import EmlReader
+from pipeline.sources.emlx import EmlxReader
 from pipeline.sources.mbox import MboxReader
+from pipeline.sources.msg import MsgReader
+from pipeline.sources.pst import PstReader
 from pipeline.sources.unsupported import UnsupportedReader
 
 READERS: tuple[SourceReader, ...] = (
     MboxReader(),
+    EmlxReader(),
+    MsgReader(),
+    PstReader(),
     EmlReader(),
+    DocumentReader(),
     UnsupportedReader(),
 )
 
