@@ -13,9 +13,7 @@ import json
 import sys
 
 from pipeline.config import load_config
-from pipeline.manifest import load_manifest
-from pipeline.run import run_case
-from pipeline.spark import build_session
+from pipeline.run import run_manifest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,13 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="YAML overlay merged over conf/trawl.yaml")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
-    config = load_config(args.config)
-    manifest = load_manifest(args.manifest)
-    spark = build_session(config.spark)
-    try:
-        summary = run_case(manifest, config, spark)
-    finally:
-        spark.stop()
+    summary = run_manifest(args.manifest, load_config(args.config))
     print(json.dumps(summary.to_dict()) if args.json else summary)
     return 1 if summary.problems else 0
 

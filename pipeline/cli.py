@@ -147,27 +147,20 @@ def demo_run(config: Config, query: str) -> None:
     """Prepare the demo corpus, run the demo case, and show what it holds."""
     from pipeline import demo as demo_corpus
     from pipeline.index.client import connect
-    from pipeline.manifest import load_manifest
-    from pipeline.run import run_case
+    from pipeline.run import run_manifest
     from pipeline.search import SearchRequest, search as run_search
-    from pipeline.spark import build_session
 
     corpus = demo_corpus.prepare(config, progress=progress_to_stderr)
-    manifest = load_manifest(corpus.manifest)
-    spark = build_session(config.spark)
-    try:
-        summary = run_case(manifest, config, spark)
-    finally:
-        spark.stop()
+    summary = run_manifest(str(corpus.manifest), config)
     _print_run_summary(summary, as_json=False)
     click.echo(f"\nitems per custodian (the corpus holds {corpus.total} messages):")
     for custodian, count in summary.items_by_custodian.items():
         click.echo(f"  {custodian:<20} {count:>7}")
     click.echo(f"time taken: {summary.seconds}s\n")
-    click.echo(f"example: trawl search {manifest.case} {query} --limit 5")
+    click.echo(f"example: trawl search {summary.case} {query} --limit 5")
     result = run_search(connect(config.elasticsearch), config.elasticsearch,
-                        SearchRequest(case=manifest.case, query=query, limit=5))
-    _print_hits(result, manifest.case)
+                        SearchRequest(case=summary.case, query=query, limit=5))
+    _print_hits(result, summary.case)
     if summary.problems:
         sys.exit(1)
 
@@ -181,16 +174,9 @@ def demo_run(config: Config, query: str) -> None:
 @pass_config
 def run(config: Config, manifest_path: str, master: str | None, as_json: bool) -> None:
     """Ingest a case manifest's sources, stage them as Parquet and index them."""
-    from pipeline.manifest import load_manifest
-    from pipeline.run import run_case
-    from pipeline.spark import build_session
+    from pipeline.run import run_manifest
 
-    manifest = load_manifest(manifest_path)
-    spark = build_session(config.spark, master)
-    try:
-        summary = run_case(manifest, config, spark)
-    finally:
-        spark.stop()
+    summary = run_manifest(manifest_path, config, master)
     _print_run_summary(summary, as_json)
     if summary.problems:
         sys.exit(1)
@@ -284,6 +270,35 @@ def _print_hits(result: Any, case: str) -> None:
         for fragment in hit.highlights[:1]:
             marked = fragment.replace("<em>", "«").replace("</em>", "»")
             click.echo(f"{'':14}… {_shorten(marked, 110)}")
+
+
+@main.command("sources")
+@click.argument("case")
+@json_option
+@pass_config
+def sources(config: Config, case: str, as_json: bool) -> None:
+    """Chain of custody per evidence file, reconciled: records found = records indexed."""
+    from pipeline.index.client import connect
+    from pipeline.reconcile import reconcile
+
+    report = reconcile(connect(config.elasticsearch), config.elasticsearch, case,
+                       config.paths.case_dir(case))
+    for gap in report["gaps"]:
+        click.echo(f"GAP: {gap}", err=True)
+    if as_json:
+        emit_json(report)
+    else:
+        for row in report["sources"]:
+            found = ", ".join(f"{n} {kind}" for kind, n in row["found"].items()) or "nothing"
+            click.echo(f"{row['custodian']:<20} {row['format']:<10} {row['size']:>12}  "
+                       f"{row['sha256'] or row['error']}  {row['path']}")
+            click.echo(f"{'':20} found {found}; indexed {sum(row['indexed'].values())}")
+        totals = report["totals"]
+        click.echo(f"{totals['files']} file(s): {totals['found']} record(s) found, "
+                   f"{totals['indexed']} indexed; "
+                   + ("reconciled" if report["reconciled"] else "NOT RECONCILED"))
+    if not report["reconciled"]:
+        sys.exit(1)
 
 
 @main.command("cases")

@@ -18,6 +18,7 @@ from pipeline.index.client import connect
 from pipeline.index.indices import prepare_index, publish_index
 from pipeline.manifest import Manifest
 from pipeline.progress import StageReporter
+from pipeline.reconcile import source_counts, write_sources
 from pipeline.schema import es_field_names
 from pipeline.transforms.ingest import (describe_sources, files_frame, plan_work_units,
                                         read_items)
@@ -107,6 +108,7 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
     items_by_custodian = _count_by(staged.where("type != 'exception'"), "custodian")
     reporter.say(f"{staged_count} record(s) staged: " + ", ".join(
         f"{n} {t}" for t, n in items_by_type.items()))
+    write_sources(case_dir, source_counts(sources, staged))
 
     reporter.stage_started(f"indexing {staged_count} record(s) into Elasticsearch")
     case_index = prepare_index(client, config.elasticsearch, manifest.case)
@@ -128,3 +130,16 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
     reporter.say(f"done: {outcome.indexed} indexed, {outcome.failed} rejected, "
                  f"{summary.exceptions} exception record(s)")
     return summary
+
+
+def run_manifest(manifest_path: str, config: Config, master: str | None = None) -> RunSummary:
+    """Load a manifest, run it on a session of its own, and stop the session afterwards."""
+    from pipeline.manifest import load_manifest
+    from pipeline.spark import build_session
+
+    manifest = load_manifest(manifest_path)
+    spark = build_session(config.spark, master)
+    try:
+        return run_case(manifest, config, spark)
+    finally:
+        spark.stop()
