@@ -53,6 +53,8 @@ class Item:
     size: int | None = None
     md5: str | None = None
     sha256: str | None = None
+    email_hash: str | None = None
+    message_id_hash: str | None = None
     attachment_names: list[str] = field(default_factory=list)
     attachment_count: int = 0
     has_attachments: bool = False
@@ -65,12 +67,28 @@ class Item:
     phone_numbers: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     importance: str | None = None
+    record_system: str | None = None
+    record_id: str | None = None
+    case_ref: str | None = None
+    record_type: str | None = None
+    people: list[str] = field(default_factory=list)
+    record_status: str | None = None
+    outcome: str | None = None
+    decided_date: datetime | None = None
+    extra_fields: list[str] = field(default_factory=list)
     decode_warnings: list[str] = field(default_factory=list)
     exception_reason: str | None = None
     exception_message: str | None = None
     exception_item_id: str | None = None
     is_duplicate: bool = False
     duplicate_count: int = 1
+    master_id: str | None = None
+    duplicate_paths: list[str] = field(default_factory=list)
+    thread_id: str | None = None
+    thread_position: int | None = None
+    is_inclusive: bool | None = None
+    near_duplicate_group: str | None = None
+    near_duplicate_score: float | None = None
     trawl_version: str = __version__
 
     @staticmethod
@@ -98,6 +116,8 @@ class SourceFile:
     format: str
     md5: str | None = None
     sha256: str | None = None
+    email_hash: str | None = None
+    message_id_hash: str | None = None
     error: str | None = None
 
 

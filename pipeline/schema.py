@@ -23,7 +23,7 @@ ITEM_MAPPING_PATH = SCHEMAS_DIR / "es" / "items.mapping.json"
 # analyzer (names and address parts) plus an exact keyword subfield, and from_address /
 # recipient_addresses hold the bare addresses as keywords.
 _ES_TYPES = {"keyword": "keyword", "text": "text", "address": "text", "date": "date",
-             "integer": "integer", "long": "long", "boolean": "boolean"}
+             "integer": "integer", "long": "long", "double": "double", "boolean": "boolean"}
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def spark_schema() -> Any:
 
     scalar = {"keyword": T.StringType(), "text": T.StringType(), "address": T.StringType(),
               "date": T.TimestampType(), "integer": T.IntegerType(), "long": T.LongType(),
-              "boolean": T.BooleanType()}
+              "double": T.DoubleType(), "boolean": T.BooleanType()}
     fields = []
     for spec in item_fields():
         data_type = scalar[spec.type]
