@@ -111,6 +111,14 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class AnalysisConfig:
+    near_duplicate_threshold: float
+    shingle_words: int
+    minhash_tables: int
+    min_text_chars: int
+
+
+@dataclass(frozen=True)
 class DemoConfig:
     npm_package: str
     version: str
@@ -126,6 +134,7 @@ class Config:
     spark: SparkConfig
     ingest: IngestConfig
     demo: DemoConfig
+    analysis: AnalysisConfig
     source: str
 
     def replace(self, **sections: Any) -> "Config":
@@ -206,6 +215,7 @@ def load_config(overlay_path: str | os.PathLike[str] | None = None,
             spark=_build(SparkConfig, data["spark"], "spark."),
             ingest=_build(IngestConfig, data["ingest"], "ingest."),
             demo=_build(DemoConfig, data["demo"], "demo."),
+            analysis=_build(AnalysisConfig, data["analysis"], "analysis."),
             source=source,
         )
     except KeyError as exc:
