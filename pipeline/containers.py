@@ -1,4 +1,4 @@
-"""Archives (ZIP, TAR, 7z, gzip) opened in memory, entry by entry, at any depth.
+"""Archives (ZIP, TAR, 7z, RAR, gzip) opened in memory, entry by entry, at any depth.
 
 Nothing is ever extracted to disk, so a hostile entry name cannot escape anywhere; names are
 still normalised before they are recorded. Limits on entry count, entry size and expansion
@@ -13,7 +13,7 @@ import posixpath
 import tarfile
 import zipfile
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from pipeline.mail import Origin, ParseContext, exception_item
 from pipeline.records import Item
@@ -25,6 +25,7 @@ MAX_EXPANSION_RATIO = 200
 BOMB_FLOOR_BYTES = 64 << 20
 
 SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
+RAR_MAGIC = b"Rar!\x1a\x07"
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 # ZIP-based document formats go to Tika as documents, not opened as archives.
@@ -69,15 +70,17 @@ def container_kind(data: bytes, name: str | None) -> str | None:
     lowered = (name or "").lower()
     if data.startswith(SEVEN_ZIP_MAGIC):
         return "7z"
+    if data.startswith(RAR_MAGIC):
+        return "rar"
     if data.startswith(ZIP_MAGICS):
         return None if _is_document_zip(data) else "zip"
     if len(data) > 262 and data[257:262] == b"ustar":
         return "tar"
     if data.startswith(GZIP_MAGIC):
         return "gzip"
-    if lowered.endswith((".zip", ".7z", ".tar", ".tgz", ".gz")):
+    if lowered.endswith((".zip", ".7z", ".rar", ".tar", ".tgz", ".gz")):
         # Named as an archive but not shaped like one: opening it records why it is corrupt.
-        return {".zip": "zip", ".7z": "7z", ".tar": "tar"}.get(posixpath.splitext(lowered)[1],
+        return {".zip": "zip", ".7z": "7z", ".tar": "tar", ".rar": "rar"}.get(posixpath.splitext(lowered)[1],
                                                                "gzip")
     return None
 
@@ -136,6 +139,31 @@ def _seven_zip_entries(data: bytes) -> Iterator[Entry]:
         yield Entry(info.filename, info.uncompressed or 0, read, is_link=info.is_symlink)
 
 
+def _rar_entries(data: bytes) -> Iterator[Entry]:
+    import rarfile
+
+    try:
+        archive = rarfile.RarFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except rarfile.PasswordRequired as exc:
+        raise ContainerError("encrypted", "the RAR archive is password-protected") from exc
+    except (rarfile.Error, OSError, ValueError) as exc:
+        raise ContainerError("corrupt", f"not a readable RAR archive: {exc}") from exc
+
+    def read(limit: int, info: Any) -> bytes:
+        try:
+            with archive.open(info) as stream:
+                return stream.read(limit + 1)
+        except rarfile.RarCannotExec as exc:
+            # Compressed RAR entries need an external decompressor (Debian: unar).
+            raise ContainerError("unsupported", f"no RAR decompressor installed: {exc}") from exc
+    for info in infos:
+        if info.is_dir():
+            continue
+        yield Entry(info.filename, info.file_size, lambda limit, info=info: read(limit, info),
+                    encrypted=info.needs_password(), is_link=info.is_symlink())
+
+
 def _gzip_entries(data: bytes, name: str | None) -> Iterator[Entry]:
     base = posixpath.basename(name or "file.gz")
     if base.lower().endswith(".tgz"):
@@ -161,6 +189,8 @@ def _entries(kind: str, data: bytes, name: str | None) -> Iterator[Entry]:
         return _tar_entries(data)
     if kind == "7z":
         return _seven_zip_entries(data)
+    if kind == "rar":
+        return _rar_entries(data)
     return _gzip_entries(data, name)
 
 

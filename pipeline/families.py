@@ -39,6 +39,38 @@ def _sniff_parser(data: bytes, name: str | None, declared_mime: str | None) -> E
     return None
 
 
+HASH_CHUNK = 1 << 20
+
+
+def file_hashes(path: str) -> tuple[str, str]:
+    """MD5 and SHA-256 of a file, read in chunks so a file of any size costs no memory."""
+    md5, sha256 = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
+            md5.update(chunk)
+            sha256.update(chunk)
+    return md5.hexdigest(), sha256.hexdigest()
+
+
+def oversize_file_items(path: str, size: int, origin: Origin, limit: int) -> list[Item]:
+    """A file too large to read into memory: its item with streamed hashes, and why no text."""
+    md5, sha256 = file_hashes(path)
+    name = path.rsplit("/", 1)[-1]
+    item = Item(id=ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
+                                    origin.locator, sha256),
+                case=origin.case, type="document",
+                item_class=mimetypes.guess_type(name)[0] or "application/octet-stream",
+                custodian=origin.custodian, custodian_id=origin.custodian_id,
+                custodians=[origin.custodian], source_path=origin.source_path,
+                source_format=origin.source_format, source_locator=origin.locator,
+                file_name=name, mime_type=mimetypes.guess_type(name)[0], size=size, md5=md5,
+                sha256=sha256, text_source="none")
+    item.family_id = item.id
+    return [item, exception_item(origin, item.id, "read file", "too_large",
+                                 f"{size} bytes exceeds ingest.max_attachment_bytes ({limit}); "
+                                 f"hashed in full, contents not read", name)]
+
+
 def file_item(data: bytes, name: str | None, mime_type: str | None, origin: Origin,
               parent: Item | None, family_path: str, item_type: str | None = None) -> Item:
     """The item for a file as such: a document at the top, an attachment below a parent."""

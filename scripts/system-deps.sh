@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Debian packages Trawl uses beside PyPI: pff-tools (pffexport) and pst-utils (readpst) read
-# what libpff-python cannot, and check PST counts in the tests. Installed when missing and root.
+# Debian packages Trawl uses beside PyPI, installed when missing and running as root:
+# - pff-tools (pffexport) reads what libpff-python cannot; pst-utils (readpst) checks PST counts;
+# - unar decompresses RAR entries for rarfile;
+# - tesseract-ocr lets Tika OCR images and image-only PDFs when tika.ocr is switched on.
 set -euo pipefail
 missing=()
 command -v pffexport >/dev/null 2>&1 || missing+=(pff-tools)
 command -v readpst >/dev/null 2>&1 || missing+=(pst-utils)
+command -v unar >/dev/null 2>&1 || missing+=(unar)
+command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "note: ${missing[*]} not installed; run 'sudo apt-get install ${missing[*]}'" \
-       "(the PST fallbacks and their tests need them)" >&2
+       "(PST fallbacks, RAR entries and OCR need them; their tests skip without them)" >&2
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive

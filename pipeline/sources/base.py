@@ -43,8 +43,8 @@ class SourceReader(ABC):
 class WholeFileReader(SourceReader):
     """A format read whole, in one task: the file's bytes are handed to `items_from_bytes`.
 
-    Files larger than `ingest.max_attachment_bytes` are not read into memory; they are recorded
-    as `too_large` exceptions instead.
+    Files larger than `ingest.max_attachment_bytes` are not read into memory: they are hashed
+    as a stream and indexed by their metadata, with a `too_large` exception saying why.
     """
 
     def read(self, unit: WorkUnit, ctx: ParseContext) -> Iterator[Item]:
@@ -53,9 +53,10 @@ class WholeFileReader(SourceReader):
         try:
             size = os.path.getsize(unit.path)
             if size > ctx.ingest.max_attachment_bytes:
-                yield exception_item(origin, None, "read file", "too_large",
-                                     f"{size} bytes exceeds ingest.max_attachment_bytes",
-                                     file_name)
+                from pipeline.families import oversize_file_items
+
+                yield from oversize_file_items(unit.path, size, origin,
+                                               ctx.ingest.max_attachment_bytes)
                 return
             with open(unit.path, "rb") as handle:
                 data = handle.read()

@@ -8,19 +8,16 @@ and small rows travel through the driver.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from typing import Any, Iterable, Iterator
 
 from pipeline.config import IngestConfig, TikaConfig
 from pipeline.extract import TextExtractor
+from pipeline.families import file_hashes
 from pipeline.mail import Origin, ParseContext, exception_item
 from pipeline.manifest import Manifest
 from pipeline.records import SourceFile, WorkUnit
 from pipeline.sources import detect_reader, reader_named
-
-HASH_CHUNK = 1 << 20
-
 
 def _struct(fields: list[tuple[str, str]]) -> Any:
     from pyspark.sql import types as T
@@ -68,20 +65,11 @@ def files_frame(spark: Any, manifest: Manifest) -> Any:
     return spark.createDataFrame(discover_files(manifest), _struct(FILE_FIELDS))
 
 
-def hash_file(path: str) -> tuple[str, str]:
-    md5, sha256 = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
-            md5.update(chunk)
-            sha256.update(chunk)
-    return md5.hexdigest(), sha256.hexdigest()
-
-
 def describe_file(case: str, custodian: str, custodian_id: str, path: str,
                   size: int) -> SourceFile:
     """Chain of custody for one file: its hashes and size as found, and the format it holds."""
     try:
-        md5, sha256 = hash_file(path)
+        md5, sha256 = file_hashes(path)
     except OSError as exc:
         return SourceFile(case, custodian, custodian_id, path, size, "unsupported",
                           error=f"unreadable: {exc}")

@@ -148,3 +148,51 @@ def test_empty_loose_file_is_a_document_with_an_empty_exception(context, tmp_pat
     assert [(i.type, i.exception_reason) for i in items] == [("document", None),
                                                              ("exception", "empty")]
     assert items[1].exception_item_id == items[0].id
+
+
+def stored_rar(name: str, data: bytes) -> bytes:
+    """A RAR 4 archive holding one stored (uncompressed) file, built from the format's spec:
+    no RAR writer is free software, and stored entries need no external decompressor."""
+    import struct
+    import zlib
+
+    def block(head_type: int, flags: int, body: bytes) -> bytes:
+        head = struct.pack("<BHH", head_type, flags, 7 + len(body)) + body
+        return struct.pack("<H", zlib.crc32(head) & 0xFFFF) + head
+
+    encoded = name.encode()
+    file_header = struct.pack("<IIBIIBBHI", len(data), len(data), 3, zlib.crc32(data), 0,
+                              20, 0x30, len(encoded), 0x20) + encoded
+    return (b"Rar!\x1a\x07\x00" + block(0x73, 0, bytes(6)) + block(0x74, 0x8000, file_header)
+            + data + block(0x7B, 0x4000, b""))
+
+
+def test_rar_entries_are_read_like_any_other_archive(context):
+    items = blob_items(stored_rar("minutes.txt", b"meeting at noon"), "evidence.rar", None,
+                       ORIGIN, context, None, "")
+    assert container_kind(stored_rar("a", b"a"), None) == "rar"
+    assert [(i.type, i.file_name, i.body) for i in items[1:]] == [
+        ("attachment", "minutes.txt", "meeting at noon")]
+
+
+def test_damaged_rar_entry_is_a_corrupt_exception(context):
+    whole = stored_rar("minutes.txt", b"meeting at noon")
+    damaged = whole.replace(b"meeting at noon", b"meeting at nine")
+    items = blob_items(damaged, "evidence.rar", None, ORIGIN, context, None, "")
+    assert [i.exception_reason for i in items if i.type == "exception"] == ["corrupt"]
+
+
+def test_file_over_the_memory_cap_is_hashed_as_a_stream_and_kept(context, tmp_path):
+    import hashlib
+
+    small_cap = dataclasses.replace(context.ingest, max_attachment_bytes=1000)
+    path = tmp_path / "huge.bin"
+    content = b"evidence " * 500
+    path.write_bytes(content)
+    reader = detect_reader(str(path))
+    unit = WorkUnit("unit", "Jane Smith", "jane-smith", str(path), reader.name)
+    items = list(reader.read(unit, ParseContext(context.extractor, small_cap)))
+    assert [(i.type, i.exception_reason) for i in items] == [("document", None),
+                                                             ("exception", "too_large")]
+    assert items[0].sha256 == hashlib.sha256(content).hexdigest()
+    assert items[0].size == len(content) and items[1].exception_item_id == items[0].id
