@@ -116,8 +116,6 @@ class SourceFile:
     format: str
     md5: str | None = None
     sha256: str | None = None
-    email_hash: str | None = None
-    message_id_hash: str | None = None
     error: str | None = None
 
 

@@ -31,3 +31,12 @@ def test_address_fields_are_searchable_text_with_an_exact_keyword():
 
 def test_mapping_needs_no_analyzer_the_embedded_node_lacks():
     assert "analysis" not in es_mapping()["settings"]
+
+
+def test_source_file_rows_match_the_sources_frame_columns():
+    import dataclasses
+
+    from pipeline.records import SourceFile
+    from pipeline.transforms.ingest import SOURCE_FIELDS
+
+    assert [f.name for f in dataclasses.fields(SourceFile)] == [name for name, _ in SOURCE_FIELDS]
