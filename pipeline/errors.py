@@ -42,3 +42,26 @@ class SourceFormatError(TrawlError):
     def __init__(self, message: str, reason: str = "corrupt"):
         super().__init__(message)
         self.reason = reason
+
+
+class RecordMappingError(TrawlError):
+    """A case-management mapping file (conf/records/*.yaml) is missing or invalid.
+
+    Raised before any work starts, with every problem listed together.
+    """
+
+
+class RecordExportError(TrawlError):
+    """A case-management export cannot be read at all (not one of its rows).
+
+    Raised inside the readers and turned into an exception record for the file, never into a
+    failed job. Problems with single rows become rejects instead.
+    """
+
+
+class ExportError(TrawlError):
+    """An export could not be written (unknown format, unwritable path)."""
+
+
+class ReportError(TrawlError):
+    """A report cannot be made as asked (unknown custodian, unknown format)."""

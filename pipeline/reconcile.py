@@ -3,6 +3,10 @@
 At ingest each source file's size, MD5 and SHA-256 are recorded with the count of records found
 in it per type (exceptions included). `reconcile` compares those counts with what Elasticsearch
 holds for the same file, so any record lost between reading and indexing is reported loudly.
+
+A case-management export also records its `system` and the `rows_read` counted when it was
+described, with the `records` and `rejects` (rejected rows) staged from it; every row must be
+one or the other, so `rows_read == records + rejects` is checked as well.
 """
 
 from __future__ import annotations
@@ -11,16 +15,18 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from pipeline.cms.normalise import REJECT_CLASS
 from pipeline.errors import CaseNotFoundError
 from pipeline.index.indices import resolve_case
 
 SOURCES_FILE = "sources.json"
 
 
-def source_counts(sources: Any, staged: Any) -> list[dict[str, Any]]:
+def source_counts(sources: Any, staged: Any, exports: Any = None) -> list[dict[str, Any]]:
     """One row per evidence file: its custody hashes and its records found, by type.
 
-    Collects one small row per file (never per item) to the driver.
+    `exports` (pipeline.cms.transform.describe_exports' frame) adds each export's system, rows
+    read, records and rejects. Collects one small row per file (never per item) to the driver.
     """
     from pyspark.sql import functions as F
 
@@ -33,7 +39,31 @@ def source_counts(sources: Any, staged: Any) -> list[dict[str, Any]]:
         rows.append({"path": row.path, "custodian": row.custodian, "format": row.format,
                      "size": row.size, "md5": row.md5, "sha256": row.sha256,
                      "error": row.error, "found": dict(sorted((row.found or {}).items()))})
+    if exports is not None:
+        _add_export_tallies(rows, exports, staged)
     return rows
+
+
+def _add_export_tallies(rows: list[dict[str, Any]], exports: Any, staged: Any) -> None:
+    """system, rows_read, records and rejects on each export file's row."""
+    rejects = {row.source_path: row["count"] for row in
+               staged.where(staged.item_class == REJECT_CLASS).groupBy("source_path").count()
+               .toLocalIterator()}
+    tallies = {row.path: (row.system, row.rows_read)
+               for row in exports.select("path", "system", "rows_read").toLocalIterator()}
+    for row in rows:
+        if row["path"] in tallies:
+            row["system"], row["rows_read"] = tallies[row["path"]]
+            row["records"] = row["found"].get("record", 0)
+            row["rejects"] = rejects.get(row["path"], 0)
+
+
+def export_gaps(rows: list[dict[str, Any]]) -> list[str]:
+    """Every export whose rows read are not all accounted for as records or rejects."""
+    return [f"{row['path']}: read {row['rows_read']} row(s) but found {row['records']} "
+            f"record(s) and {row['rejects']} reject(s)"
+            for row in rows if "rows_read" in row
+            and row["rows_read"] != row["records"] + row["rejects"]]
 
 
 def write_sources(case_dir: Path, rows: list[dict[str, Any]]) -> Path:
@@ -75,7 +105,7 @@ def reconcile(client: Any, es: Any, case: str, case_dir: Path) -> dict[str, Any]
     indexed: dict[str, dict[str, int]] = {}
     for path, item_type, count in _indexed_counts(client, alias):
         indexed.setdefault(path, {})[item_type] = count
-    gaps = []
+    gaps = export_gaps(rows)
     totals = {"files": len(rows), "found": 0, "indexed": 0}
     for row in rows:
         row["indexed"] = dict(sorted(indexed.pop(row["path"], {}).items()))
