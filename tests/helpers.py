@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,3 +26,21 @@ def ingest_case(spark, config, manifest):
     summary = run_case(manifest, config, spark)
     assert summary.problems == [], summary.problems
     return summary
+
+
+def create_case(client: Any, es: Any, case: str, docs: list[dict[str, Any]]) -> str:
+    """An index with the real mapping behind the alias trawl-<case>, documents refreshed."""
+    from elasticsearch.helpers import bulk
+
+    from pipeline.index.indices import alias_name, load_mapping
+
+    alias = alias_name(es, case)
+    index = f"{alias}-items"
+    if client.indices.exists(index=index):
+        client.indices.delete(index=index)
+    client.indices.create(index=index, mappings=load_mapping()["mappings"],
+                          settings={"number_of_shards": 1, "number_of_replicas": 0})
+    bulk(client, ({"_index": index, "_id": doc["id"], "_source": doc} for doc in docs),
+         refresh=True)
+    client.indices.put_alias(index=index, name=alias)
+    return index
