@@ -192,6 +192,9 @@ def _print_run_summary(summary: Any, as_json: bool) -> None:
                f"in {summary.seconds}s")
     for item_type, count in summary.items_by_type.items():
         click.echo(f"  {item_type:<12} {count:>9}")
+    click.echo(f"  {summary.unique_items} unique, {summary.duplicate_items} duplicate(s) "
+               f"({summary.dedup} dedup); {summary.threads} thread(s); "
+               f"{summary.near_duplicate_groups} near-duplicate group(s)")
     click.echo(f"  indexed {summary.indexed} into {summary.index} (alias {summary.alias}), "
                f"{summary.index_failed} rejected")
 
@@ -237,15 +240,18 @@ def _shorten(text: str | None, width: int) -> str:
               help="Only this item type: email, attachment, exception (repeatable).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(0, 10000),
               help="How many hits to show.")
+@click.option("--duplicates", is_flag=True,
+              help="Count and show every copy, not each item once (its master).")
 @json_option
 @pass_config
 def search(config: Config, case: str, query: str, custodians: tuple[str, ...],
-           date_from: Any, date_to: Any, types: tuple[str, ...], limit: int,
+           date_from: Any, date_to: Any, types: tuple[str, ...], limit: int, duplicates: bool,
            as_json: bool) -> None:
     """Search a case with Elasticsearch query_string syntax (AND between words).
 
     Bare words search subject, body, addresses, file names and attachment text;
     field:value reaches message_id, from, to, cc, custodian, subject and the other fields.
+    Each item counts once, with every custodian holding a copy; --duplicates shows each copy.
     """
     from pipeline.index.client import connect
     from pipeline.search import SearchRequest, search as run_search
@@ -253,7 +259,7 @@ def search(config: Config, case: str, query: str, custodians: tuple[str, ...],
     request = SearchRequest(case=case, query=query, custodians=custodians,
                             date_from=date_from.date() if date_from else None,
                             date_to=date_to.date() if date_to else None, types=types,
-                            limit=limit)
+                            limit=limit, duplicates=duplicates)
     result = run_search(connect(config.elasticsearch), config.elasticsearch, request)
     if as_json:
         emit_json(result.to_dict())

@@ -1,4 +1,5 @@
-"""The main job, wired from its pure steps: extract, transform, stage, index.
+"""The main job, wired from its pure steps: extract, stage the raw items, analyse them (hashes,
+dedup, threads, near-duplicates), stage the result, index it.
 
 Both `trawl run` and `jobs/ingest.py` (spark-submit) call `run_case`.
 """
@@ -20,10 +21,11 @@ from pipeline.manifest import Manifest
 from pipeline.progress import StageReporter
 from pipeline.reconcile import source_counts, write_sources
 from pipeline.schema import es_field_names
+from pipeline.transforms.analyse import analyse
 from pipeline.transforms.ingest import (describe_sources, files_frame, plan_work_units,
                                         read_items)
 
-STAGES = 5
+STAGES = 6
 
 
 @dataclass
@@ -43,6 +45,11 @@ class RunSummary:
     seconds: float
     staging_dir: str
     dead_letter_dir: str
+    dedup: str = "global"
+    unique_items: int = 0
+    duplicate_items: int = 0
+    threads: int = 0
+    near_duplicate_groups: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -58,6 +65,20 @@ class RunSummary:
 def _count_by(frame: Any, column: str) -> dict[str, int]:
     return {row[column] or "": row["count"]
             for row in frame.groupBy(column).count().orderBy(column).collect()}
+
+
+def _analysis_counts(staged: Any) -> dict[str, int]:
+    """Unique and duplicate items (exceptions aside), threads and near-duplicate groups: one
+    small aggregate row."""
+    from pyspark.sql import functions as F
+
+    items = staged.where(F.col("type") != "exception")
+    row = items.agg(F.sum(F.when(~F.col("is_duplicate"), 1).otherwise(0)).alias("unique_items"),
+                    F.sum(F.when(F.col("is_duplicate"), 1).otherwise(0)).alias("duplicate_items"),
+                    F.countDistinct("thread_id").alias("threads"),
+                    F.countDistinct("near_duplicate_group").alias("near_duplicate_groups")
+                    ).first()
+    return {name: int(row[name] or 0) for name in row.asDict()}
 
 
 def _index_staged(staged: Any, config: Config, index: str, dead_letter_dir: Path) -> BulkOutcome:
@@ -79,6 +100,7 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
     started = time.monotonic()
     case_dir = config.paths.case_dir(manifest.case)
     sources_dir, items_dir = case_dir / "sources.parquet", case_dir / "items.parquet"
+    raw_items_dir = case_dir / "items-raw.parquet"  # as read, before analysis
     dead_letter_dir = case_dir / "dead-letters"
     shutil.rmtree(dead_letter_dir, ignore_errors=True)
     client = connect(config.elasticsearch)
@@ -99,15 +121,26 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
     units = plan_work_units(sources, config.spark.split_bytes).cache()
     unit_count = units.count()
     reporter.stage_started(f"reading {unit_count} work unit(s) into the staging store")
-    items = read_items(units, config.tika, config.ingest, unit_count)
-    items.write.mode("overwrite").parquet(str(items_dir))
+    read_items(units, config.tika, config.ingest, unit_count) \
+        .write.mode("overwrite").parquet(str(raw_items_dir))
     units.unpersist()
+
+    reporter.stage_started(f"analysing: hashes, {manifest.dedup} dedup, threads and "
+                           f"near-duplicates (threshold "
+                           f"{config.analysis.near_duplicate_threshold})")
+    raw_items = spark.read.parquet(str(raw_items_dir))
+    analyse(raw_items, manifest.dedup, config.analysis) \
+        .write.mode("overwrite").parquet(str(items_dir))
     staged = spark.read.parquet(str(items_dir))
     items_by_type = _count_by(staged, "type")
     staged_count = sum(items_by_type.values())
     items_by_custodian = _count_by(staged.where("type != 'exception'"), "custodian")
+    analysis = _analysis_counts(staged)
     reporter.say(f"{staged_count} record(s) staged: " + ", ".join(
         f"{n} {t}" for t, n in items_by_type.items()))
+    reporter.say(f"{analysis['unique_items']} unique item(s), {analysis['duplicate_items']} "
+                 f"duplicate(s), {analysis['threads']} thread(s), "
+                 f"{analysis['near_duplicate_groups']} near-duplicate group(s)")
     write_sources(case_dir, source_counts(sources, staged))
 
     reporter.stage_started(f"indexing {staged_count} record(s) into Elasticsearch")
@@ -122,7 +155,7 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
         items_by_custodian=items_by_custodian, exceptions=items_by_type.get("exception", 0),
         staged=staged_count, indexed=outcome.indexed, index_failed=outcome.failed,
         seconds=round(time.monotonic() - started, 1), staging_dir=str(case_dir),
-        dead_letter_dir=str(dead_letter_dir))
+        dead_letter_dir=str(dead_letter_dir), dedup=manifest.dedup, **analysis)
     if not summary.reconciled:
         summary.problems.append(
             f"{staged_count} record(s) staged but {outcome.indexed} indexed and "

@@ -15,6 +15,11 @@ SEARCH_FIELDS = ("subject^3", "body", "from", "to", "cc", "bcc", "file_name^2",
                  "attachment_names", "custodian")
 HIGHLIGHT_FIELDS = ("subject", "body", "file_name")
 EXCEPTION_TYPE = "exception"
+# Masters only: each item once, however many custodians hold a copy (see docs/deduplication.md).
+UNIQUE_ONLY = {"term": {"is_duplicate": False}}
+HIT_FIELDS = ("id", "type", "custodian", "custodians", "subject", "from", "to", "date",
+              "message_id", "is_duplicate", "duplicate_count", "thread_id",
+              "near_duplicate_group")
 
 
 @dataclass(frozen=True)
@@ -26,24 +31,33 @@ class SearchRequest:
     date_to: date | None = None
     types: tuple[str, ...] = ()
     limit: int = 20
+    duplicates: bool = False  # every copy, not one item per set of duplicates
 
 
 @dataclass(frozen=True)
 class SearchHit:
     id: str
     type: str
+    custodian: str | None
     custodians: list[str]
     subject: str | None
     from_: str | None
     to: list[str]
     date: str | None
     message_id: str | None
+    is_duplicate: bool = False
+    duplicate_count: int = 1
+    thread_id: str | None = None
+    near_duplicate_group: str | None = None
     highlights: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "custodians": self.custodians,
-                "subject": self.subject, "from": self.from_, "to": self.to, "date": self.date,
-                "message_id": self.message_id, "highlights": self.highlights}
+        return {"id": self.id, "type": self.type, "custodian": self.custodian,
+                "custodians": self.custodians, "subject": self.subject, "from": self.from_,
+                "to": self.to, "date": self.date, "message_id": self.message_id,
+                "is_duplicate": self.is_duplicate, "duplicate_count": self.duplicate_count,
+                "thread_id": self.thread_id, "near_duplicate_group": self.near_duplicate_group,
+                "highlights": self.highlights}
 
 
 @dataclass(frozen=True)
@@ -59,8 +73,11 @@ def build_query(request: SearchRequest) -> dict[str, Any]:
     """The Elasticsearch query for a request: query_string plus filters."""
     filters: list[dict[str, Any]] = []
     if request.custodians:
+        # One item per set of copies: held by the custodian if any copy is theirs. Every copy:
+        # the copies that custodian holds.
+        holder = "custodian.keyword" if request.duplicates else "custodians"
         filters.append({"bool": {"should": [
-            {"term": {"custodians": {"value": name, "case_insensitive": True}}}
+            {"term": {holder: {"value": name, "case_insensitive": True}}}
             for name in request.custodians], "minimum_should_match": 1}})
     if request.date_from or request.date_to:
         bounds: dict[str, str] = {}
@@ -75,6 +92,8 @@ def build_query(request: SearchRequest) -> dict[str, Any]:
         filters.append({"terms": {"type": list(request.types)}})
     else:
         must_not.append({"term": {"type": EXCEPTION_TYPE}})
+    if not request.duplicates:
+        filters.append(UNIQUE_ONLY)
     return {"bool": {
         "must": [{"query_string": {"query": request.query, "fields": list(SEARCH_FIELDS),
                                    "default_operator": "AND", "analyze_wildcard": True}}],
@@ -107,9 +126,15 @@ def _hit(raw: dict[str, Any]) -> SearchHit:
     highlights = [fragment for name in HIGHLIGHT_FIELDS
                   for fragment in raw.get("highlight", {}).get(name, [])]
     return SearchHit(id=source.get("id", raw["_id"]), type=source.get("type", ""),
-                     custodians=source.get("custodians", []), subject=source.get("subject"),
-                     from_=source.get("from"), to=source.get("to", []), date=source.get("date"),
-                     message_id=source.get("message_id"), highlights=highlights)
+                     custodian=source.get("custodian"), custodians=source.get("custodians", []),
+                     subject=source.get("subject"), from_=source.get("from"),
+                     to=source.get("to", []), date=source.get("date"),
+                     message_id=source.get("message_id"),
+                     is_duplicate=source.get("is_duplicate", False),
+                     duplicate_count=source.get("duplicate_count", 1),
+                     thread_id=source.get("thread_id"),
+                     near_duplicate_group=source.get("near_duplicate_group"),
+                     highlights=highlights)
 
 
 def search(client: Any, es: ElasticsearchConfig, request: SearchRequest) -> SearchResult:
@@ -121,8 +146,7 @@ def search(client: Any, es: ElasticsearchConfig, request: SearchRequest) -> Sear
             index=alias, query=build_query(request), size=request.limit,
             track_total_hits=True,
             sort=["_score", {"date": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
-            source_includes=["id", "type", "custodians", "subject", "from", "to", "date",
-                             "message_id"],
+            source_includes=list(HIT_FIELDS),
             highlight={"fields": {name: {"fragment_size": 160, "number_of_fragments": 2}
                                   for name in HIGHLIGHT_FIELDS}})
     except BadRequestError as exc:

@@ -15,12 +15,21 @@ def test_filters_for_custodians_dates_and_types():
     query = build_query(SearchRequest(case="c", query="*", custodians=("Jane Smith", "Bob"),
                                       date_from=date(2002, 1, 1), date_to=date(2002, 1, 31),
                                       types=("exception",)))["bool"]
-    custodian_filter, date_filter, type_filter = query["filter"]
+    custodian_filter, date_filter, type_filter, unique_filter = query["filter"]
     names = [c["term"]["custodians"]["value"] for c in custodian_filter["bool"]["should"]]
     assert names == ["Jane Smith", "Bob"]
     assert date_filter == {"range": {"date": {"gte": "2002-01-01", "lt": "2002-02-01"}}}
     assert type_filter == {"terms": {"type": ["exception"]}}
+    assert unique_filter == {"term": {"is_duplicate": False}}
     assert query["must_not"] == []
+
+
+def test_duplicates_shows_every_copy_and_filters_on_the_copy_holder():
+    query = build_query(SearchRequest(case="c", query="*", custodians=("Bob",),
+                                      duplicates=True))["bool"]
+    (custodian_filter,) = query["filter"]
+    assert custodian_filter["bool"]["should"] == [
+        {"term": {"custodian.keyword": {"value": "Bob", "case_insensitive": True}}}]
 
 
 def test_query_error_points_at_the_parse_problem():
