@@ -242,16 +242,21 @@ def _shorten(text: str | None, width: int) -> str:
               help="How many hits to show.")
 @click.option("--duplicates", is_flag=True,
               help="Count and show every copy, not each item once (its master).")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Write every hit (not only --limit) to PATH, with no 10,000-hit cap.")
+@click.option("--format", "export_format", type=click.Choice(["csv", "jsonl"]),
+              help="Export format; default: jsonl for a .jsonl PATH, else csv.")
 @json_option
 @pass_config
 def search(config: Config, case: str, query: str, custodians: tuple[str, ...],
            date_from: Any, date_to: Any, types: tuple[str, ...], limit: int, duplicates: bool,
-           as_json: bool) -> None:
-    """Search a case with Elasticsearch query_string syntax (AND between words).
+           export_path: str | None, export_format: str | None, as_json: bool) -> None:
+    """Search a case (AND between words; w/N, pre/N, "phrases", wild*, fuzzy~1, field:value).
 
-    Bare words search subject, body, addresses, file names and attachment text;
-    field:value reaches message_id, from, to, cc, custodian, subject and the other fields.
-    Each item counts once, with every custodian holding a copy; --duplicates shows each copy.
+    Bare words search subject, body, addresses, file names, attachment text and case-record
+    people; field:value reaches message_id, from, to, cc, custodian, subject and the other
+    fields; date:[2002-01-01 TO 2002-06-30] ranges. Each item counts once, with every
+    custodian holding a copy; --duplicates shows each copy.
     """
     from pipeline.index.client import connect
     from pipeline.search import SearchRequest, search as run_search
@@ -260,11 +265,33 @@ def search(config: Config, case: str, query: str, custodians: tuple[str, ...],
                             date_from=date_from.date() if date_from else None,
                             date_to=date_to.date() if date_to else None, types=types,
                             limit=limit, duplicates=duplicates)
-    result = run_search(connect(config.elasticsearch), config.elasticsearch, request)
+    client = connect(config.elasticsearch)
+    if export_path:
+        _export(client, config, request, export_path, export_format, as_json)
+        return
+    result = run_search(client, config.elasticsearch, request)
     if as_json:
         emit_json(result.to_dict())
         return
     _print_hits(result, case)
+
+
+def _export(client: Any, config: Config, request: Any, path: str, fmt: str | None,
+            as_json: bool) -> None:
+    from pipeline.export import export_hits
+
+    fmt = fmt or ("jsonl" if path.endswith((".jsonl", ".ndjson")) else "csv")
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\rexported {done:,} of {total:,} hit(s)", err=True, nl=False)
+
+    summary = export_hits(client, config.elasticsearch, request, path, fmt, progress=progress)
+    click.echo("", err=True)
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    click.echo(f"{summary.exported} hit(s) of case {request.case} written to {summary.path} "
+               f"({fmt}, {summary.seconds}s)")
 
 
 def _print_hits(result: Any, case: str) -> None:
@@ -276,6 +303,57 @@ def _print_hits(result: Any, case: str) -> None:
         for fragment in hit.highlights[:1]:
             marked = fragment.replace("<em>", "«").replace("</em>", "»")
             click.echo(f"{'':14}… {_shorten(marked, 110)}")
+
+
+# --- reports --------------------------------------------------------------------------------
+
+@main.group()
+def report() -> None:
+    """Reports on a case: search-term hits, custodians."""
+
+
+@report.command("terms")
+@click.argument("case")
+@click.argument("terms_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "html", "json"]),
+              default="csv", show_default=True, help="Report format.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Where to write it (default: CASE-terms.FORMAT here).")
+@click.option("--include-duplicates", is_flag=True,
+              help="Count every copy, not only unique items.")
+@pass_config
+def report_terms(config: Config, case: str, terms_file: str, fmt: str, out_path: str | None,
+                 include_duplicates: bool) -> None:
+    """Hits, unique hits and family hits per search term (one per line; # comments)."""
+    from pipeline.index.client import connect
+    from pipeline.reports.render import write_report
+    from pipeline.reports.terms import load_terms, term_report
+
+    terms = load_terms(terms_file)
+    result = term_report(connect(config.elasticsearch), config.elasticsearch, case, terms,
+                         include_duplicates=include_duplicates)
+    click.echo(str(write_report(result, fmt, out_path or f"{case}-terms.{fmt}")))
+
+
+@report.command("custodians")
+@click.argument("case")
+@click.option("--custodian", metavar="NAME", help="Only this custodian (any letter case).")
+@click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html",
+              show_default=True, help="Report format.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Where to write it (default: CASE-custodians.FORMAT here).")
+@pass_config
+def report_custodians(config: Config, case: str, custodian: str | None, fmt: str,
+                      out_path: str | None) -> None:
+    """Per custodian: items, duplicates, dates, volume per month, correspondents, threads,
+    exceptions and linked case records."""
+    from pipeline.index.client import connect
+    from pipeline.reports.custodians import custodian_report
+    from pipeline.reports.render import write_report
+
+    result = custodian_report(connect(config.elasticsearch), config.elasticsearch, case,
+                              custodian)
+    click.echo(str(write_report(result, fmt, out_path or f"{case}-custodians.{fmt}")))
 
 
 @main.command("sources")

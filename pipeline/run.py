@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.cms.transform import describe_exports, record_items, write_rejects
 from pipeline.config import Config
 from pipeline.extract import check_tika
 from pipeline.index.bulk import BulkOutcome, write_partition
@@ -107,13 +108,19 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
     check_tika(config.tika)
 
     reporter.stage_started(f"case {manifest.case}: listing files for "
-                           f"{len(manifest.sources)} custodian(s)")
+                           f"{len(manifest.sources)} custodian(s) and "
+                           f"{len(manifest.records)} record export(s)")
     files = files_frame(spark, manifest)
 
     reporter.stage_started("hashing files and detecting formats")
     describe_sources(files).write.mode("overwrite").parquet(str(sources_dir))
     sources = spark.read.parquet(str(sources_dir))
-    files_by_format = _count_by(sources, "format")
+    exports_dir = case_dir / "exports.parquet"
+    describe_exports(spark, manifest).write.mode("overwrite").parquet(str(exports_dir))
+    exports = spark.read.parquet(str(exports_dir))
+    record_frame, export_sources = record_items(spark, manifest, config, exports)
+    all_sources = sources.unionByName(export_sources)
+    files_by_format = _count_by(all_sources, "format")
     file_count = sum(files_by_format.values())
     reporter.say(f"{file_count} file(s): " + ", ".join(f"{n} {f}" for f, n in
                                                        files_by_format.items()))
@@ -121,7 +128,7 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
     units = plan_work_units(sources, config.spark.split_bytes).cache()
     unit_count = units.count()
     reporter.stage_started(f"reading {unit_count} work unit(s) into the staging store")
-    read_items(units, config.tika, config.ingest, unit_count) \
+    read_items(units, config.tika, config.ingest, unit_count).unionByName(record_frame) \
         .write.mode("overwrite").parquet(str(raw_items_dir))
     units.unpersist()
 
@@ -134,14 +141,18 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
     staged = spark.read.parquet(str(items_dir))
     items_by_type = _count_by(staged, "type")
     staged_count = sum(items_by_type.values())
-    items_by_custodian = _count_by(staged.where("type != 'exception'"), "custodian")
+    items_by_custodian = _count_by(
+        staged.where("type != 'exception' AND custodian IS NOT NULL"), "custodian")
     analysis = _analysis_counts(staged)
     reporter.say(f"{staged_count} record(s) staged: " + ", ".join(
         f"{n} {t}" for t, n in items_by_type.items()))
     reporter.say(f"{analysis['unique_items']} unique item(s), {analysis['duplicate_items']} "
                  f"duplicate(s), {analysis['threads']} thread(s), "
                  f"{analysis['near_duplicate_groups']} near-duplicate group(s)")
-    write_sources(case_dir, source_counts(sources, staged))
+    write_sources(case_dir, source_counts(all_sources, staged, exports))
+    rejects = write_rejects(staged, case_dir)
+    if rejects:
+        reporter.say(f"{rejects} case-record row(s) rejected: see {case_dir / 'rejects.jsonl'}")
 
     reporter.stage_started(f"indexing {staged_count} record(s) into Elasticsearch")
     case_index = prepare_index(client, config.elasticsearch, manifest.case)

@@ -9,10 +9,11 @@ from typing import Any
 from pipeline.config import ElasticsearchConfig
 from pipeline.errors import QuerySyntaxError
 from pipeline.index.indices import resolve_case
+from pipeline.query import compile_query
 
 # Bare words search these; `field:value` reaches any field (message_id, from, to, custodian…).
 SEARCH_FIELDS = ("subject^3", "body", "from", "to", "cc", "bcc", "file_name^2",
-                 "attachment_names", "custodian")
+                 "attachment_names", "custodian", "people", "outcome", "extra_fields")
 HIGHLIGHT_FIELDS = ("subject", "body", "file_name")
 EXCEPTION_TYPE = "exception"
 # Masters only: each item once, however many custodians hold a copy (see docs/deduplication.md).
@@ -70,7 +71,7 @@ class SearchResult:
 
 
 def build_query(request: SearchRequest) -> dict[str, Any]:
-    """The Elasticsearch query for a request: query_string plus filters."""
+    """The Elasticsearch query for a request: the parsed query plus filters."""
     filters: list[dict[str, Any]] = []
     if request.custodians:
         # One item per set of copies: held by the custodian if any copy is theirs. Every copy:
@@ -94,10 +95,10 @@ def build_query(request: SearchRequest) -> dict[str, Any]:
         must_not.append({"term": {"type": EXCEPTION_TYPE}})
     if not request.duplicates:
         filters.append(UNIQUE_ONLY)
-    return {"bool": {
-        "must": [{"query_string": {"query": request.query, "fields": list(SEARCH_FIELDS),
-                                   "default_operator": "AND", "analyze_wildcard": True}}],
-        "filter": filters, "must_not": must_not}}
+    # Trawl's own syntax (pipeline.query): a query that cannot be parsed raises
+    # QuerySyntaxError here, with the column and a caret line, before ES is asked anything.
+    return {"bool": {"must": [compile_query(request.query, SEARCH_FIELDS)],
+                     "filter": filters, "must_not": must_not}}
 
 
 def _reasons(error: Any) -> list[str]:

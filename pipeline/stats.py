@@ -1,7 +1,8 @@
 """Case statistics, counted by Elasticsearch from what is indexed.
 
-`total` counts every copy; `unique` counts items that are not someone else's duplicate. Until
-deduplication runs, every item is its own master, so the two are equal.
+`total` counts every copy; `unique` counts items that are not someone else's duplicate. Per
+custodian, `total` counts the copies that custodian holds and `unique` the items for which that
+custodian holds the master copy.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,7 @@ def readpst_messages(path: Path, tmp_path: Path) -> list[email.message.Message]:
     """readpst -e's messages. readpst 0.6.76 skips the HTML message of testPST.pst in about one
     run in twenty (it then prints 'items skipped'), so a run that skipped items is repeated."""
     command = require("readpst")
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for attempt in range(3):
         target = tmp_path / f"readpst-{attempt}"
         target.mkdir()
@@ -140,10 +142,14 @@ def test_testpst_senders_and_recipients_are_smtp_addresses_like_readpst(context,
     path = corpus_path("aleph", "testPST.pst")
     emails = {item.subject: item for item in of_type(read_planned(path, context), "email")
               if not item.recovered}
-    for message in readpst_messages(path, tmp_path):
-        item = emails[header(message, "Subject")]
-        assert item.from_address == addresses(message, "From").pop()
-        assert set(item.recipient_addresses) == addresses(message, "To", "Cc")
+    # readpst 0.6.76 now and then writes a truncated address; three runs vote.
+    runs = [readpst_messages(path, tmp_path / f"run-{run}") for run in range(3)]
+    for messages in zip(*(sorted(r, key=lambda m: header(m, "Subject")) for r in runs)):
+        item = emails[header(messages[0], "Subject")]
+        senders = Counter(addresses(m, "From").pop() for m in messages)
+        recipients = Counter(frozenset(addresses(m, "To", "Cc")) for m in messages)
+        assert item.from_address == senders.most_common(1)[0][0]
+        assert set(item.recipient_addresses) == recipients.most_common(1)[0][0]
 
     first = emails["Re: Feature Generators"]
     assert first.from_ == "Jörn Kottmann <kottmann@gmail.com>"

@@ -5,9 +5,9 @@ from pipeline.search import SearchRequest, build_query, explain_query_error
 
 def test_default_query_excludes_exception_records_and_searches_all_text_fields():
     query = build_query(SearchRequest(case="c", query="money"))["bool"]
-    query_string = query["must"][0]["query_string"]
-    assert query_string["query"] == "money"
-    assert {"subject^3", "body", "from", "to", "custodian"} <= set(query_string["fields"])
+    match = query["must"][0]["multi_match"]
+    assert match["query"] == "money"
+    assert {"subject^3", "body", "from", "to", "custodian", "people"} <= set(match["fields"])
     assert query["must_not"] == [{"term": {"type": "exception"}}]
 
 
