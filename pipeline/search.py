@@ -20,7 +20,8 @@ EXCEPTION_TYPE = "exception"
 UNIQUE_ONLY = {"term": {"is_duplicate": False}}
 HIT_FIELDS = ("id", "type", "custodian", "custodians", "subject", "from", "to", "date",
               "message_id", "is_duplicate", "duplicate_count", "thread_id",
-              "near_duplicate_group")
+              "near_duplicate_group", "file_name", "family_id", "parent_id", "level",
+              "family_path")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class SearchHit:
     thread_id: str | None = None
     near_duplicate_group: str | None = None
     highlights: list[str] = field(default_factory=list)
+    file_name: str | None = None
+    family: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "custodian": self.custodian,
@@ -58,6 +61,7 @@ class SearchHit:
                 "to": self.to, "date": self.date, "message_id": self.message_id,
                 "is_duplicate": self.is_duplicate, "duplicate_count": self.duplicate_count,
                 "thread_id": self.thread_id, "near_duplicate_group": self.near_duplicate_group,
+                "file_name": self.file_name, "family": self.family,
                 "highlights": self.highlights}
 
 
@@ -135,7 +139,14 @@ def _hit(raw: dict[str, Any]) -> SearchHit:
                      duplicate_count=source.get("duplicate_count", 1),
                      thread_id=source.get("thread_id"),
                      near_duplicate_group=source.get("near_duplicate_group"),
-                     highlights=highlights)
+                     highlights=highlights, file_name=source.get("file_name"),
+                     family=_family_position(source))
+
+
+def _family_position(source: dict[str, Any]) -> dict[str, Any]:
+    """Where a hit sits in its family: the top item's id, its parent, depth and path."""
+    return {"id": source.get("family_id"), "parent_id": source.get("parent_id"),
+            "level": source.get("level", 0), "path": source.get("family_path", "")}
 
 
 def search(client: Any, es: ElasticsearchConfig, request: SearchRequest) -> SearchResult:

@@ -141,7 +141,8 @@ def test_cli_search_json_has_exactly_the_documented_shape(demo_case):
     for hit in data["hits"]:
         assert set(hit) == {"id", "type", "custodian", "custodians", "subject", "from", "to",
                             "date", "message_id", "is_duplicate", "duplicate_count", "thread_id",
-                            "near_duplicate_group", "highlights"}
+                            "near_duplicate_group", "file_name", "family", "highlights"}
+        assert set(hit["family"]) == {"id", "parent_id", "level", "path"}
         assert hit["is_duplicate"] is False and hit["duplicate_count"] >= 1
         assert hit["custodian"] in hit["custodians"]
         assert any("<em>" in h.lower() and "money" in h.lower() for h in hit["highlights"]) \

@@ -49,6 +49,8 @@ def test_word_document_text_is_searchable_and_linked_to_its_email(attachment_cas
     assert attachment["parent_id"] == parent.id == attachment["family_id"]
     assert attachment["level"] == 1 and attachment["family_path"] == "1"
     assert result.hits[0].custodians == ["Carol Jones"]
+    assert result.hits[0].family == {"id": parent.id, "parent_id": parent.id, "level": 1,
+                                     "path": "1"}
 
 
 def test_encrypted_pdf_is_kept_and_recorded_as_an_exception(attachment_case, es_client,
