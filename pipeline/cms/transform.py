@@ -25,25 +25,13 @@ from pipeline.cms.readers import detect_format, open_export
 from pipeline.config import Config
 from pipeline.errors import RecordExportError
 from pipeline.manifest import Manifest
-from pipeline.transforms.ingest import SOURCE_FIELDS, _struct
+from pipeline.transforms.ingest import SOURCE_FIELDS, _struct, walk_files
 
 # The mail sources' fields, then what only an export has: its system and its rows read.
 EXPORT_FIELDS = SOURCE_FIELDS + [("system", "string"), ("rows_read", "long")]
 SOURCE_COLUMNS = [name for name, _ in SOURCE_FIELDS]
 REJECTS_FILE = "rejects.jsonl"
 HASH_CHUNK = 1 << 20
-
-
-def _walk(root: Path) -> Iterator[str]:
-    if root.is_file():
-        yield str(root)
-        return
-    for directory, subdirectories, files in os.walk(root):
-        subdirectories.sort()
-        for name in sorted(files):
-            path = os.path.join(directory, name)
-            if os.path.isfile(path):
-                yield path
 
 
 def export_files(manifest: Manifest) -> list[ExportFile]:
@@ -59,7 +47,7 @@ def export_files(manifest: Manifest) -> list[ExportFile]:
             mappings[key] = load_mapping(record.mapping, record.system)
         seen: set[str] = set()
         for root in record.paths:
-            for path in _walk(root):
+            for path in walk_files(root):
                 if path not in seen:
                     seen.add(path)
                     files.append(ExportFile(manifest.case, record.system, path, mappings[key]))

@@ -40,7 +40,7 @@ def discover_files(manifest: Manifest) -> list[tuple[str, str, str, str, int]]:
     for source in manifest.sources:
         seen: set[str] = set()
         for root in source.paths:
-            for path in _walk(root):
+            for path in walk_files(root):
                 if path not in seen:
                     seen.add(path)
                     rows.append((manifest.case, source.custodian, source.custodian_id, path,
@@ -48,7 +48,8 @@ def discover_files(manifest: Manifest) -> list[tuple[str, str, str, str, int]]:
     return rows
 
 
-def _walk(root: os.PathLike[str]) -> Iterator[str]:
+def walk_files(root: os.PathLike[str] | str) -> Iterator[str]:
+    """Every file under `root` (or `root` itself), sub-folders and names in sorted order."""
     root = os.fspath(root)
     if os.path.isfile(root):
         yield root
