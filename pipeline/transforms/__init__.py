@@ -1,0 +1,1 @@
+"""Pure DataFrame-to-DataFrame steps of the main job: ingest, hashes, dedup, threads, near-duplicates."""
