@@ -36,6 +36,11 @@ test: fetch
 	$(TRAWL) demo prepare
 	scripts/with-services.sh $(BIN)/python -m pytest -ra tests
 
+## The benchmark (not part of `make test`): 100k and 1M messages against the naive, readpst and
+## ceiling baselines; BENCH_ARGS=--large adds 5M. Writes docs/benchmarks.md. Run after `make demo`.
+bench: services-up
+	$(TRAWL) bench $(BENCH_ARGS)
+
 test-unit: install
 	$(BIN)/python -m pytest -ra tests/unit
 

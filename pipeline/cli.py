@@ -385,6 +385,37 @@ def sources(config: Config, case: str, as_json: bool) -> None:
         sys.exit(1)
 
 
+@main.command("bench")
+@click.option("--size", "sizes", multiple=True, type=click.IntRange(1000, None), metavar="N",
+              help="Corpus size in messages (repeatable; default: bench.sizes in conf).")
+@click.option("--large", is_flag=True, help="Also run bench.large_size (5M messages).")
+@click.option("--shared-corpus", type=click.Path(file_okay=False), default="../shared/corpus",
+              show_default=True, help="Where the PST and MSG files copied into the corpus are.")
+@click.option("--render-only", is_flag=True,
+              help="Only rewrite docs/benchmarks.md and its plot from the saved results.")
+@pass_config
+def bench(config: Config, sizes: tuple[int, ...], large: bool, shared_corpus: str,
+          render_only: bool) -> None:
+    """Benchmark Trawl against the naive, readpst and ceiling baselines (see docs/benchmarks.md).
+
+    Needs the services up (`trawl services up`). Generated corpora and results go under
+    bench.directory; the tables and plot are written into docs/benchmarks.md.
+    """
+    from pathlib import Path
+
+    from pipeline.bench import render, runner
+
+    if not render_only:
+        chosen = list(sizes) or list(config.bench.sizes)
+        if large:
+            chosen.append(config.bench.large_size)
+        shared = Path(shared_corpus)
+        runner.run_benchmark(config, chosen, progress_to_stderr,
+                             shared if shared.is_dir() else None)
+    written = render.write_report(config)
+    click.echo(f"results: {written}")
+
+
 @main.command("cases")
 @pass_config
 def cases(config: Config) -> None:

@@ -114,8 +114,19 @@ class IngestConfig:
 class AnalysisConfig:
     near_duplicate_threshold: float
     shingle_words: int
-    minhash_tables: int
+    minhash_bands: int
+    minhash_rows: int
     min_text_chars: int
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    directory: str
+    sizes: list[int]
+    large_size: int
+    custodians: int
+    seed: int
+    naive_sample: int
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,7 @@ class Config:
     ingest: IngestConfig
     demo: DemoConfig
     analysis: AnalysisConfig
+    bench: BenchConfig
     source: str
 
     def replace(self, **sections: Any) -> "Config":
@@ -216,6 +228,7 @@ def load_config(overlay_path: str | os.PathLike[str] | None = None,
             ingest=_build(IngestConfig, data["ingest"], "ingest."),
             demo=_build(DemoConfig, data["demo"], "demo."),
             analysis=_build(AnalysisConfig, data["analysis"], "analysis."),
+            bench=_build(BenchConfig, data["bench"], "bench."),
             source=source,
         )
     except KeyError as exc:

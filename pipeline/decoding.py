@@ -39,6 +39,8 @@ CHARSET_ALIASES = {
 }
 
 FALLBACK_CHARSET = "cp1252"
+SURROGATE_ESCAPE = re.compile("[\udc80-\udcff]")
+WHITESPACE_RUN = re.compile(r"\s+")
 
 
 def _clean_charset(charset: str | None) -> str:
@@ -81,7 +83,7 @@ def decode_bytes(data: bytes, charset: str | None, warnings: list[str]) -> str:
 
 def _unescape_surrogates(text: str, warnings: list[str]) -> str:
     """compat32 keeps raw 8-bit header bytes as surrogates; turn them back into text."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if text.isascii() or not SURROGATE_ESCAPE.search(text):
         return text
     raw = text.encode("utf-8", "surrogateescape")
     warnings.append("raw 8-bit header")
@@ -110,6 +112,9 @@ def decode_header_value(value: object, warnings: list[str]) -> str:
         text = _raw_header_text(value, warnings)
     else:
         text = _unescape_surrogates(str(value), warnings)
+    if "=?" not in text:
+        # No encoded-word: decode_header would hand the text back unchanged, only slower.
+        return _collapse_whitespace(text)
     try:
         parts = email.header.decode_header(text)
     except (email.errors.HeaderParseError, ValueError, LookupError):
@@ -125,7 +130,7 @@ def decode_header_value(value: object, warnings: list[str]) -> str:
 
 
 def _collapse_whitespace(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return WHITESPACE_RUN.sub(" ", text).strip()
 
 
 def parse_addresses(values: list[str], warnings: list[str]) -> list[tuple[str, str]]:

@@ -65,3 +65,7 @@ class ExportError(TrawlError):
 
 class ReportError(TrawlError):
     """A report cannot be made as asked (unknown custodian, unknown format)."""
+
+
+class BenchError(TrawlError):
+    """The benchmark cannot run as asked (services down, an unknown size)."""

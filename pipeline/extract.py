@@ -7,8 +7,11 @@ returned as data (a reason and a message), never raised, so one bad file cannot 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from pipeline.config import TikaConfig
@@ -56,12 +59,54 @@ def _classify_tika_failure(status: int, body: str) -> str:
     return "extraction_failed"
 
 
-class TextExtractor:
-    """One per worker partition: holds the Tika settings and a reused HTTP session."""
+class ExtractionCache:
+    """Tika's answers by the SHA-256 of the bytes sent, least recently used first out.
 
-    def __init__(self, tika: TikaConfig) -> None:
+    The same attachment recurs across a mailbox (a policy PDF, a logo, a forwarded report) and
+    across every custodian's copy of a message; its text is a function of its bytes, so it is
+    extracted once per worker process. Failures that depend on the server's state (timeouts,
+    Tika down) are never kept.
+    """
+
+    KEPT_FAILURES = {"encrypted", "unsupported", "corrupt"}
+
+    def __init__(self, max_entries: int = 4096, max_text_chars: int = 1_000_000) -> None:
+        self.max_entries = max_entries
+        self.max_text_chars = max_text_chars
+        self._entries: OrderedDict[str, Extraction] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key: str) -> Extraction | None:
+        found = self._entries.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return found
+
+    def put(self, key: str, extraction: Extraction) -> None:
+        if extraction.error_reason and extraction.error_reason not in self.KEPT_FAILURES:
+            return
+        if len(extraction.text or "") > self.max_text_chars:
+            return
+        self._entries[key] = extraction
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
+@functools.lru_cache(maxsize=1)
+def process_cache() -> ExtractionCache:
+    """The one cache of this Python process, shared by the tasks a reused Spark worker runs."""
+    return ExtractionCache()
+
+
+class TextExtractor:
+    """One per worker partition: holds the Tika settings and the process's extraction cache."""
+
+    def __init__(self, tika: TikaConfig, cache: ExtractionCache | None = None) -> None:
         self.tika = tika
-        self._session = None
+        self.cache = cache if cache is not None else process_cache()
 
     def extract(self, data: bytes, file_name: str | None, mime_type: str | None,
                 charset: str | None = None) -> Extraction:
@@ -75,7 +120,13 @@ class TextExtractor:
         if len(data) > self.tika.max_bytes:
             return Extraction(None, "none", "too_large",
                               f"{len(data)} bytes exceeds tika.max_bytes ({self.tika.max_bytes})")
-        return self._extract_with_tika(data, file_name)
+        key = f"{hashlib.sha256(data).hexdigest()}:{int(self.tika.ocr)}"
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        extraction = self._extract_with_tika(data, file_name)
+        self.cache.put(key, extraction)
+        return extraction
 
     def _extract_with_tika(self, data: bytes, file_name: str | None) -> Extraction:
         headers = {"Accept": "application/json"}

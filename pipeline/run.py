@@ -24,7 +24,7 @@ from pipeline.reconcile import source_counts, write_sources
 from pipeline.schema import es_field_names
 from pipeline.transforms.analyse import analyse
 from pipeline.transforms.ingest import (describe_sources, files_frame, plan_work_units,
-                                        read_items)
+                                        read_items, read_partition_count)
 
 STAGES = 6
 
@@ -52,6 +52,10 @@ class RunSummary:
     threads: int = 0
     near_duplicate_groups: int = 0
     problems: list[str] = field(default_factory=list)
+    # Wall seconds per stage (list, detect, read, analyse, index, publish), and per analysis
+    # step (hashes, dedup, threads, near_duplicates), for the benchmark and for tuning.
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    analysis_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def reconciled(self) -> bool:
@@ -66,6 +70,12 @@ class RunSummary:
 def _count_by(frame: Any, column: str) -> dict[str, int]:
     return {row[column] or "": row["count"]
             for row in frame.groupBy(column).count().orderBy(column).collect()}
+
+
+def _total_size(sources: Any) -> int:
+    from pyspark.sql import functions as F
+
+    return int(sources.agg(F.sum("size")).first()[0] or 0)
 
 
 def _analysis_counts(staged: Any) -> dict[str, int]:
@@ -109,10 +119,10 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
 
     reporter.stage_started(f"case {manifest.case}: listing files for "
                            f"{len(manifest.sources)} custodian(s) and "
-                           f"{len(manifest.records)} record export(s)")
+                           f"{len(manifest.records)} record export(s)", name="list")
     files = files_frame(spark, manifest)
 
-    reporter.stage_started("hashing files and detecting formats")
+    reporter.stage_started("hashing files and detecting formats", name="detect")
     describe_sources(files).write.mode("overwrite").parquet(str(sources_dir))
     sources = spark.read.parquet(str(sources_dir))
     exports_dir = case_dir / "exports.parquet"
@@ -127,17 +137,23 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
 
     units = plan_work_units(sources, config.spark.split_bytes).cache()
     unit_count = units.count()
-    reporter.stage_started(f"reading {unit_count} work unit(s) into the staging store")
-    read_items(units, config.tika, config.ingest, unit_count).unionByName(record_frame) \
+    tasks = read_partition_count(unit_count, _total_size(sources), config.spark.split_bytes,
+                                 spark.sparkContext.defaultParallelism)
+    reporter.stage_started(f"reading {unit_count} work unit(s) in {tasks} task(s) into the "
+                           f"staging store", name="read")
+    read_items(units, config.tika, config.ingest, tasks).unionByName(record_frame) \
         .write.mode("overwrite").parquet(str(raw_items_dir))
     units.unpersist()
 
     reporter.stage_started(f"analysing: hashes, {manifest.dedup} dedup, threads and "
                            f"near-duplicates (threshold "
-                           f"{config.analysis.near_duplicate_threshold})")
+                           f"{config.analysis.near_duplicate_threshold})", name="analyse")
     raw_items = spark.read.parquet(str(raw_items_dir))
-    analyse(raw_items, manifest.dedup, config.analysis) \
-        .write.mode("overwrite").parquet(str(items_dir))
+    analysis_seconds: dict[str, float] = {}
+    analysed = analyse(raw_items, manifest.dedup, config.analysis, analysis_seconds)
+    write_started = time.monotonic()
+    analysed.write.mode("overwrite").parquet(str(items_dir))
+    analysis_seconds["write"] = round(time.monotonic() - write_started, 3)
     staged = spark.read.parquet(str(items_dir))
     items_by_type = _count_by(staged, "type")
     staged_count = sum(items_by_type.values())
@@ -154,11 +170,13 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
     if rejects:
         reporter.say(f"{rejects} case-record row(s) rejected: see {case_dir / 'rejects.jsonl'}")
 
-    reporter.stage_started(f"indexing {staged_count} record(s) into Elasticsearch")
+    reporter.stage_started(f"indexing {staged_count} record(s) into Elasticsearch",
+                           name="index")
     case_index = prepare_index(client, config.elasticsearch, manifest.case)
     outcome = _index_staged(staged, config, case_index.index, dead_letter_dir)
 
-    reporter.stage_started(f"publishing {case_index.index} as {case_index.alias}")
+    reporter.stage_started(f"publishing {case_index.index} as {case_index.alias}",
+                           name="publish")
     publish_index(client, case_index)
     summary = RunSummary(
         case=manifest.case, alias=case_index.alias, index=case_index.index, files=file_count,
@@ -166,7 +184,8 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
         items_by_custodian=items_by_custodian, exceptions=items_by_type.get("exception", 0),
         staged=staged_count, indexed=outcome.indexed, index_failed=outcome.failed,
         seconds=round(time.monotonic() - started, 1), staging_dir=str(case_dir),
-        dead_letter_dir=str(dead_letter_dir), dedup=manifest.dedup, **analysis)
+        dead_letter_dir=str(dead_letter_dir), dedup=manifest.dedup,
+        stage_seconds=reporter.stage_seconds(), analysis_seconds=analysis_seconds, **analysis)
     if not summary.reconciled:
         summary.problems.append(
             f"{staged_count} record(s) staged but {outcome.indexed} indexed and "

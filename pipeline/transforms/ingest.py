@@ -109,8 +109,17 @@ def _read_partition(units: Iterable[Any], tika: TikaConfig,
                                  f"{type(exc).__name__}: {exc}").to_row()
 
 
+def read_partition_count(unit_count: int, total_bytes: int, split_bytes: int,
+                         parallelism: int) -> int:
+    """How many read tasks: about one per `split_bytes` of input, at least two per core, never
+    more than there are units. One task per unit would cost a task's fixed overhead for every
+    small EML or MSG file; one task for everything would leave cores idle."""
+    by_bytes = -(-max(total_bytes, 0) // max(split_bytes, 1))
+    return max(1, min(unit_count, max(by_bytes, 2 * max(parallelism, 1))))
+
+
 def read_items(units: Any, tika: TikaConfig, ingest: IngestConfig, partitions: int) -> Any:
-    """work units -> items, spread over `partitions` tasks."""
+    """work units -> items, spread round-robin over `partitions` tasks."""
     from pipeline.schema import spark_schema
 
     spread = units.rdd.repartition(max(partitions, 1))

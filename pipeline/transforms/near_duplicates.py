@@ -1,4 +1,4 @@
-"""Near-duplicates: MinHash LSH over word shingles of each item's text, in Spark.
+"""Near-duplicates: banded MinHash LSH over word shingles of each item's text, in Spark SQL.
 
 Only masters are compared (an exact copy shares its master's text, so it takes its master's
 group). Pairs at or above `analysis.near_duplicate_threshold` (Jaccard similarity of the
@@ -9,7 +9,8 @@ score is its Jaccard similarity to the pivot. Nothing is collected to the driver
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from typing import Any, Iterable, Iterator
 
 from pipeline.config import AnalysisConfig
 from pipeline.transforms.hashes import EXCEPTION_TYPE
@@ -17,18 +18,17 @@ from pipeline.transforms.threads import connected_components
 
 # Word characters in any script; everything else separates words.
 WORD_SEPARATORS = r"[^\p{L}\p{N}]+"
-# Shingles are hashed into this many buckets before MinHash; collisions are negligible at
-# 2^20 and MinHash's hash family needs fewer than its prime (2038074743).
-SHINGLE_BUCKETS = 1 << 20
 LSH_SEED = 20240401
-# approxSimilarityJoin keeps distances strictly below its threshold; the epsilon keeps pairs
-# exactly at the configured similarity, which the explicit filter then checks.
+# Similarities are ratios of set sizes; the epsilon keeps pairs exactly at the threshold.
 EPSILON = 1e-9
+PRIME = (1 << 31) - 1
+# Items sharing one band bucket beyond this many are linked in a star, not pairwise.
+MAX_BUCKET = 200
 
 
 def with_shingles(texts: Any, words: int) -> Any:
-    """texts (id, body) -> (id, shingles): the distinct `words`-word runs of each lower-cased
-    text. The ML transformers read each body once; an array lambda over a split would split
+    """texts (id, body) -> (id, shingles): the xxhash64 of each distinct `words`-word run of
+    each lower-cased text. The ML transformers read each body once; an array lambda over a split would split
     the body again for every shingle."""
     from pyspark.ml.feature import NGram, RegexTokenizer
     from pyspark.sql import functions as F
@@ -36,7 +36,10 @@ def with_shingles(texts: Any, words: int) -> Any:
     tokens = RegexTokenizer(inputCol="body", outputCol="tokens", pattern=WORD_SEPARATORS,
                             gaps=True, toLowercase=True, minTokenLength=1).transform(texts)
     grams = NGram(n=words, inputCol="tokens", outputCol="grams").transform(tokens)
-    return grams.select("id", F.array_distinct("grams").alias("shingles"))
+    # Shingles are kept as their 64-bit hashes: a quarter of the bytes to shuffle and compare,
+    # and two distinct shingles of one pair collide with probability about n^2 / 2^64.
+    return grams.select("id", F.array_distinct(F.transform("grams", lambda g: F.xxhash64(g)))
+                        .alias("shingles"))
 
 
 def candidates(items: Any, analysis: AnalysisConfig) -> Any:
@@ -55,24 +58,82 @@ def comparable(shingled: Any) -> Any:
     return shingled.where(F.size("shingles") > 0)
 
 
-def similar_pairs(compared: Any, analysis: AnalysisConfig) -> Any:
-    """(src, dst, similarity) for each pair of candidates at or above the threshold, src < dst."""
-    from pyspark.ml.feature import HashingTF, MinHashLSH
+def minhash_coefficients(count: int) -> tuple[list[int], list[int]]:
+    """(a_i, b_i) of the universal hash family (a * h + b) mod p, seeded so runs agree."""
+    rng = random.Random(LSH_SEED)
+    pairs = [(rng.randrange(1, PRIME), rng.randrange(0, PRIME)) for _ in range(count)]
+    return [a for a, _ in pairs], [b for _, b in pairs]
+
+
+def _signature_partition(rows: Iterable[Any], a: list[int], b: list[int]) -> Iterator[tuple]:
+    import numpy as np
+
+    multipliers = np.array(a, dtype=np.uint64)[:, None]
+    offsets = np.array(b, dtype=np.uint64)[:, None]
+    for row in rows:
+        hashes = (np.array(row.shingles, dtype=np.int64) % PRIME).astype(np.uint64)[None, :]
+        # Both factors are below 2^31, so the product fits in 64 bits without wrapping.
+        values = (multipliers * hashes + offsets) % np.uint64(PRIME)
+        yield row.id, values.min(axis=1).astype(np.int64).tolist()
+
+
+def signatures(compared: Any, analysis: AnalysisConfig) -> Any:
+    """(id, band, bucket): one row per band of each candidate's MinHash signature.
+
+    Each shingle's hash is taken mod the Mersenne prime p = 2^31 - 1; hash function i of the signature is (a_i * h + b_i) mod p, the universal family MinHash is
+    defined on, with seeded a_i and b_i; value i is its minimum over the item's shingles, taken
+    with numpy a whole signature at a time (Spark's higher-order functions are interpreted, and
+    64 of them per shingle cost more than the rest of the analysis). Band j holds values
+    j*rows .. j*rows+rows-1, and its bucket is their xxhash64.
+    """
     from pyspark.sql import functions as F
 
-    vectors = HashingTF(inputCol="shingles", outputCol="features", numFeatures=SHINGLE_BUCKETS,
-                        binary=True).transform(compared)
-    if vectors.isEmpty():  # MinHashLSH.fit reads the first row for the vector size
-        return compared.sparkSession.createDataFrame([], "src string, dst string, "
-                                                         "similarity double")
-    model = MinHashLSH(inputCol="features", outputCol="hashes",
-                       numHashTables=analysis.minhash_tables, seed=LSH_SEED).fit(vectors)
-    threshold = analysis.near_duplicate_threshold
-    joined = model.approxSimilarityJoin(vectors, vectors, 1.0 - threshold + EPSILON,
-                                        distCol="distance")
-    return (joined.select(F.col("datasetA.id").alias("src"), F.col("datasetB.id").alias("dst"),
-                          (1.0 - F.col("distance")).alias("similarity"))
-            .where((F.col("src") < F.col("dst")) & (F.col("similarity") >= threshold - EPSILON)))
+    rows, bands = analysis.minhash_rows, analysis.minhash_bands
+    a, b = minhash_coefficients(rows * bands)
+    signed = compared.sparkSession.createDataFrame(
+        compared.select("id", "shingles").rdd.mapPartitions(lambda part: _signature_partition(part, a, b)),
+        "id string, signature array<bigint>")
+    return signed.select("id", F.posexplode(F.transform(
+        F.sequence(F.lit(0), F.lit(bands - 1)),
+        lambda band: F.xxhash64(F.slice("signature", band * rows + 1, rows))))
+        .alias("band", "bucket"))
+
+
+def similar_pairs(compared: Any, analysis: AnalysisConfig) -> Any:
+    """(src, dst, similarity) for each pair of candidates at or above the threshold, src < dst.
+
+    Banded LSH: two items are candidates when all `minhash_rows` values of at least one of
+    their `minhash_bands` bands agree, which for Jaccard similarity s happens with probability
+    1 - (1 - s^rows)^bands (16 bands of 4: 0.99 at s = 0.7, 0.12 at s = 0.3). Every candidate
+    pair's exact Jaccard similarity of the shingle sets then decides. A bucket shared by
+    more than MAX_BUCKET items (boilerplate) links each of them to its smallest id only, so
+    no bucket costs more than linear work.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    banded = signatures(compared, analysis)
+    bucket = Window.partitionBy("band", "bucket")
+    shared = (banded.withColumn("size", F.count("*").over(bucket))
+              .withColumn("first", F.min("id").over(bucket))
+              .where(F.col("size") > 1).localCheckpoint())
+    small = shared.where(F.col("size") <= MAX_BUCKET)
+    left, right = small.alias("a"), small.alias("b")
+    within = (left.join(right, (F.col("a.band") == F.col("b.band"))
+                        & (F.col("a.bucket") == F.col("b.bucket"))
+                        & (F.col("a.id") < F.col("b.id")))
+              .select(F.col("a.id").alias("src"), F.col("b.id").alias("dst")))
+    star = (shared.where((F.col("size") > MAX_BUCKET) & (F.col("id") != F.col("first")))
+            .select(F.col("first").alias("src"), F.col("id").alias("dst")))
+    pairs = within.unionByName(star).distinct()
+    shingles = compared.select("id", "shingles")
+    scored = (pairs.join(shingles.select(F.col("id").alias("src"),
+                                         F.col("shingles").alias("src_shingles")), "src")
+              .join(shingles.select(F.col("id").alias("dst"),
+                                    F.col("shingles").alias("dst_shingles")), "dst")
+              .select("src", "dst", jaccard(F.col("src_shingles"), F.col("dst_shingles"))
+                      .alias("similarity")))
+    return scored.where(F.col("similarity") >= analysis.near_duplicate_threshold - EPSILON)
 
 
 def jaccard(left: Any, right: Any) -> Any:

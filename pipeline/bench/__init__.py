@@ -1,0 +1,1 @@
+"""Benchmarks: a seeded corpus generator, runs of the pipeline over it, and their measurements."""
