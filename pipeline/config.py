@@ -127,6 +127,7 @@ class BenchConfig:
     custodians: int
     seed: int
     naive_sample: int
+    ceiling_sample: int
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,10 @@ def _size_section(result: dict[str, Any]) -> list[str]:
              f"unique) and {truth['attachments_written']:,} attachments from "
              f"{truth['spec']['custodians']} custodians, {result['corpus_bytes'] / 2**20:,.0f} "
              f"MB, {truth['mbox_files']} MBOX and {truth['eml_files']:,} EML files plus "
-             f"{len(truth.get('copied_files', []))} PST/MSG copies; generated in "
-             f"{truth.get('generation_seconds', '?')} s (not counted below).", "",
+             f"{len(truth.get('copied_files', []))} PST/MSG copies; "
+             + (f"generated in {truth['generation_seconds']} s" if truth.get("generation_seconds")
+                else "generated beforehand") + " (not counted below).", "",
+             f"Settings: `{json.dumps(result.get('config', {}))}`.", "",
              "Trawl, stage by stage (peak RSS in MB during the stage):", ""]
     rows = []
     for step in trawl["steps"]:
@@ -111,7 +113,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines = [START, "",
              f"Measured {machine['date']} on {machine['cores']} cores ({machine['cpu']}), "
              f"{machine['memory_gb']} GB RAM, Linux {machine['kernel']}, Python "
-             f"{machine['python']}; settings: `{json.dumps(results['config'])}`.", "",
+             f"{machine['python']}, {machine['java']}.", "",
              "Against the goals (✓ met, ✗ not met):", ""]
     lines += _table(["messages", "Trawl messages/s end to end (goal 2,800)",
                      "Trawl / naive (goal ≥ 2)", "index / ceiling (goal ≥ 0.7)",

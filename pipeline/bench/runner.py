@@ -102,6 +102,7 @@ def ensure_corpus(config: Config, size: int, reporter: Reporter,
     truth = generate_corpus(spec, out_dir, seed_material(config, reporter), shared_corpus,
                             reporter)
     truth = dict(truth, generation_seconds=round(time.monotonic() - started, 1))
+    truth_path.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     return out_dir, truth
 
 
@@ -185,6 +186,18 @@ def _unique_mail_messages(items: Any) -> int:
                        & F.col("source_format").isin("mbox", "eml")).count()
 
 
+def _pst_only_manifest(corpus_dir: Path) -> Path:
+    """manifest-pst.yaml without the MSG copies: readpst reads PSTs only, so Trawl does too."""
+    import yaml
+
+    manifest = yaml.safe_load((corpus_dir / "manifest-pst.yaml").read_text(encoding="utf-8"))
+    for source in manifest["sources"]:
+        source["paths"] = [path for path in source["paths"] if path.rstrip("/").endswith("pst")]
+    path = corpus_dir / "manifest-pst-only.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def _mail_paths(corpus_dir: Path) -> list[Path]:
     return sorted(corpus_dir.glob("custodians/*/*.mbox")) + \
         sorted(corpus_dir.glob("custodians/*/eml/**/*.eml"))
@@ -214,7 +227,10 @@ def bench_size(config: Config, size: int, reporter: Reporter,
     try:
         items_dir = config.paths.case_dir(case) / "items.parquet"
         unique_found = _unique_mail_messages(spark.read.parquet(str(items_dir)))
-        baselines.write_bulk_files(baselines.docs_from_parquet(spark, items_dir), ndjson_dir)
+        ceiling_docs = config.bench.ceiling_sample if config.bench.ceiling_sample < size \
+            else None
+        baselines.write_bulk_files(baselines.docs_from_parquet(spark, items_dir, ceiling_docs),
+                                   ndjson_dir)
     finally:
         spark.stop()
     truth_check = {"messages_unique_expected": truth["messages_unique"],
@@ -240,7 +256,7 @@ def bench_size(config: Config, size: int, reporter: Reporter,
         pst_readpst = baselines.readpst_extract(pst_paths, bench_dir(config) / "readpst-out")
         shutil.rmtree(bench_dir(config) / "readpst-out", ignore_errors=True)
         _drop_case_indices(client, config, f"{case}-pst")
-        pst_trawl = trawl_run(config, corpus_dir / "manifest-pst.yaml", f"{case}-pst",
+        pst_trawl = trawl_run(config, _pst_only_manifest(corpus_dir), f"{case}-pst",
                               _tree_bytes(pst_paths), reporter)
         pst = {"readpst": asdict(pst_readpst), "trawl": pst_trawl["steps"],
                "trawl_summary": pst_trawl["summary"]}
@@ -297,11 +313,14 @@ def run_benchmark(config: Config, sizes: list[int], reporter: Reporter = silent,
     results_path = bench_dir(config) / RESULTS_FILE
     results = json.loads(results_path.read_text()) if results_path.exists() else {"sizes": {}}
     results["machine"] = machine()
-    results["config"] = {"spark": asdict(config.spark), "bulk": asdict(config.elasticsearch.bulk),
-                         "es_heap": config.elasticsearch.node.heap,
-                         "tika_heap": config.tika.node.heap}
     for size in sizes:
         outcome = bench_size(config, size, reporter, shared_corpus)
+        outcome["config"] = {"spark": asdict(config.spark),
+                             "bulk": asdict(config.elasticsearch.bulk),
+                             "es_heap": config.elasticsearch.node.heap,
+                             "tika_heap": config.tika.node.heap,
+                             "naive_sample": config.bench.naive_sample,
+                             "ceiling_sample": config.bench.ceiling_sample}
         outcome["trawl"].pop("started", None)
         results["sizes"][str(size)] = outcome
         results_path.parent.mkdir(parents=True, exist_ok=True)
