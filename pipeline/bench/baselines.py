@@ -17,6 +17,7 @@ import concurrent.futures
 import email
 import email.policy
 import email.utils
+import itertools
 import json
 import mailbox
 import re
@@ -220,9 +221,10 @@ def docs_from_parquet(spark: Any, parquet_dir: Path, limit: int | None = None
     Read through Spark one partition at a time (pyarrow is not a dependency of Trawl).
     """
     frame = spark.read.parquet(str(parquet_dir)).select(*es_field_names())
-    if limit is not None:
-        frame = frame.limit(limit)
-    for row in frame.toLocalIterator():
+    # Not frame.limit(): a global limit gathers its rows into one task, which does not fit the
+    # heap at a million documents. The iterator stops early instead, a partition at a time.
+    rows = frame.toLocalIterator()
+    for row in rows if limit is None else itertools.islice(rows, limit):
         document = to_document(row.asDict())
         yield document["id"], document
 

@@ -220,6 +220,9 @@ def bench_size(config: Config, size: int, reporter: Reporter,
     _drop_case_indices(client, config, case)
     reporter(f"bench {size:,}: Trawl end to end ({corpus_bytes / MB:,.0f} MB)")
     trawl = trawl_run(config, corpus_dir / "manifest.yaml", case, corpus_bytes, reporter)
+    # Kept at once, so a baseline that fails later cannot lose an hour of measured run.
+    partial = bench_dir(config) / f"trawl-{size}.json"
+    partial.write_text(json.dumps(trawl, indent=1, default=str), encoding="utf-8")
     reporter(f"bench {size:,}: checking the truth and pre-building the ceiling's NDJSON")
     ndjson_dir = bench_dir(config) / f"ndjson-{size}"
     shutil.rmtree(ndjson_dir, ignore_errors=True)
