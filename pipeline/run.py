@@ -15,7 +15,7 @@ from typing import Any
 from pipeline.cms.transform import describe_exports, record_items, write_rejects
 from pipeline.config import Config
 from pipeline.extract import check_tika
-from pipeline.index.bulk import BulkOutcome, write_partition
+from pipeline.index.bulk import BulkOutcome, write_arrow_batches
 from pipeline.index.client import connect
 from pipeline.index.indices import prepare_index, publish_index
 from pipeline.manifest import Manifest
@@ -93,16 +93,15 @@ def _analysis_counts(staged: Any) -> dict[str, int]:
 
 
 def _index_staged(staged: Any, config: Config, index: str, dead_letter_dir: Path) -> BulkOutcome:
+    from pyspark.sql import functions as F
+
     es = config.elasticsearch
     directory = str(dead_letter_dir)
-
-    def write(partition: int, rows: Any) -> Any:
-        outcome = write_partition((row.asDict() for row in rows), es, index,
-                                  f"{directory}/part-{partition:05d}.jsonl")
-        yield (outcome.indexed, outcome.failed)
-
-    totals = staged.select(*es_field_names()).rdd.mapPartitionsWithIndex(write).collect()
-    return BulkOutcome(indexed=sum(t[0] for t in totals), failed=sum(t[1] for t in totals))
+    totals = (staged.select(*es_field_names())
+              .mapInArrow(lambda batches: write_arrow_batches(batches, es, index, directory),
+                          "indexed long, failed long")
+              .agg(F.sum("indexed").alias("indexed"), F.sum("failed").alias("failed")).first())
+    return BulkOutcome(indexed=int(totals["indexed"] or 0), failed=int(totals["failed"] or 0))
 
 
 def run_case(manifest: Manifest, config: Config, spark: Any,

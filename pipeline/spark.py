@@ -22,6 +22,9 @@ def build_session(spark: SparkConfig, master: str | None = None):
                .config("spark.sql.shuffle.partitions", str(spark.shuffle_partitions))
                .config("spark.driver.memory", spark.driver_memory)
                .config("spark.python.worker.reuse", "true")
+               # Arrow batches (near-duplicate signatures, bulk indexing) stay small, so a batch
+               # of long texts cannot take a worker's memory.
+               .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000")
                .config("spark.ui.showConsoleProgress", "true"))
     if master or not submitted:
         builder = builder.master(master or spark.master)

@@ -215,10 +215,11 @@ def readpst_extract(pst_paths: list[Path], work_dir: Path, workers: int = 2) -> 
 
 def docs_from_parquet(spark: Any, parquet_dir: Path, limit: int | None = None
                       ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(id, document) for the staged items, exactly as `pipeline.run` hands them to the bulk
-    writer: the ES fields of each row, through `pipeline.index.bulk.to_document`.
+    """(id, document) for the staged items, as `pipeline.run` hands them to the bulk writer:
+    the ES fields of each row, through `pipeline.index.bulk.to_document` (dates come out
+    without the "+00:00" Trawl's Arrow batches give them: the same instants, in UTC here).
 
-    Read through Spark one partition at a time (pyarrow is not a dependency of Trawl).
+    Read through Spark one partition at a time.
     """
     frame = spark.read.parquet(str(parquet_dir)).select(*es_field_names())
     # Not frame.limit(): a global limit gathers its rows into one task, which does not fit the

@@ -40,11 +40,34 @@ def _actions(rows: Iterable[dict[str, Any]], index: str) -> Iterator[dict[str, A
         yield {"_op_type": "index", "_index": index, "_id": document["id"], "_source": document}
 
 
+def write_arrow_batches(batches: Iterable[Any], es: ElasticsearchConfig, index: str,
+                        dead_letter_dir: str) -> Iterator[Any]:
+    """mapInArrow body: index one partition's Arrow batches, yield one (indexed, failed) row.
+
+    Arrow batches become dicts in C++, with timestamps in UTC whatever the worker's own zone,
+    and their strings are valid Unicode, which lets the bulk client serialise with orjson."""
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for batch in batches:
+            yield from batch.to_pylist()
+
+    context = TaskContext.get()
+    partition = context.partitionId() if context is not None else 0
+    outcome = write_partition(rows(), es, index, f"{dead_letter_dir}/part-{partition:05d}.jsonl")
+    yield pa.RecordBatch.from_pydict({"indexed": [outcome.indexed], "failed": [outcome.failed]},
+                                     schema=pa.schema([("indexed", pa.int64()),
+                                                       ("failed", pa.int64())]))
+
+
 def write_partition(rows: Iterable[dict[str, Any]], es: ElasticsearchConfig, index: str,
                     dead_letter_path: str) -> BulkOutcome:
+    """Index `rows` (valid Unicode, as out of Spark) with streaming_bulk; rejects go to
+    `dead_letter_path`."""
     from elasticsearch.helpers import streaming_bulk
 
-    client = make_client(es)
+    client = make_client(es, fast_json=True)
     indexed = failed = 0
     dead_letters = None
     try:

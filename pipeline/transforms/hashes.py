@@ -1,21 +1,25 @@
 """Per-item hashes for deduplication: the normalised email hash and the EDRM Message
 Identification Hash (MIH). `sha256` of the native bytes is set by the readers already.
 
-The normalisation is plain Python (unit-tested without Spark) and runs in Spark as a UDF, so the
-two can never disagree. docs/deduplication.md and the schema's `email_hash` description give the
-same definition as `canonical_email`.
+The normalisation is plain Python (unit-tested without Spark), run once: by the reader for an
+email without attachments (`hash_when_read`), and in Spark as a UDF for one with attachments,
+whose children's hashes only the analysis can join. docs/deduplication.md and the schema's
+`email_hash` description give the same definition as `canonical_email`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
 EMAIL_TYPE = "email"
 EXCEPTION_TYPE = "exception"
+# The JVM holds no lone surrogates: each becomes U+FFFD when a row crosses from Python.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def normalise_whitespace(text: str | None) -> str:
@@ -72,6 +76,26 @@ def message_id_hash(message_id: str | None) -> str | None:
     return hashlib.md5(message_id.strip().encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def as_stored(text: str | None) -> str | None:
+    """`text` as Spark will hold it once the row has crossed to the JVM."""
+    return LONE_SURROGATE.sub("\ufffd", text) if text else text
+
+
+def hash_when_read(item: Any) -> Any:
+    """Set the hashes a reader already holds everything for, so their text need not cross to a
+    Python UDF again in the analysis: the MIH of any item with a Message-ID, and the email hash
+    of an email without attachments (one with attachments needs its children's hashes, which
+    the analysis joins). Strings are hashed as Spark stores them, and a date without a zone is
+    left to the analysis, so both ways give the same value; the Spark tests compare them."""
+    item.message_id_hash = message_id_hash(as_stored(item.message_id))
+    dated = item.date is None or item.date.tzinfo is not None
+    if item.type == EMAIL_TYPE and item.attachment_count == 0 and dated:
+        item.email_hash = email_hash(as_stored(item.from_address),
+                                     [as_stored(r) for r in item.recipient_addresses or []],
+                                     as_stored(item.subject), item.date, as_stored(item.body), [])
+    return item
+
+
 # --- Spark ------------------------------------------------------------------------------------
 
 def _email_hash_from_row(sender: str | None, recipients: list[str] | None, subject: str | None,
@@ -88,7 +112,7 @@ def _udf(function: Any) -> Any:
     from pyspark.sql import functions as F
 
     # A lambda, because Spark would otherwise try to read a UDF flavour from the type hints;
-    # plain (not Arrow) UDFs, because pyarrow is not among Trawl's dependencies.
+    # plain pickled UDFs: the Arrow flavour converts through pandas and was not measured here.
     return F.udf(lambda *columns: function(*columns), "string", useArrow=False)
 
 
@@ -116,16 +140,29 @@ def attachment_digests(items: Any) -> Any:
 
 def add_hashes(items: Any) -> Any:
     """items -> items with email_hash (emails, at any level) and message_id_hash (anything with
-    a Message-ID) set. Other columns are untouched."""
+    a Message-ID) set. Hashes a reader set already (`hash_when_read`) are kept; only the rows
+    missing one go through the Python UDFs. Other columns are untouched."""
     from pyspark.sql import functions as F
 
     columns = items.columns
+    is_email = F.col("type") == EMAIL_TYPE
+    needs_email_hash = is_email & F.col("email_hash").isNull()
+    needs_mih = F.col("message_id").isNotNull() & F.col("message_id_hash").isNull()
+    needs_udf = F.coalesce(needs_email_hash | needs_mih, F.lit(False))
+    # Split, because Spark evaluates a Python UDF for every row of its input, whatever
+    # condition surrounds it.
+    done = (items.where(~needs_udf)
+            .withColumn("email_hash", F.when(is_email, F.col("email_hash")))
+            .withColumn("message_id_hash", F.when(F.col("message_id").isNotNull(),
+                                                  F.col("message_id_hash"))))
+    todo = items.where(needs_udf)
     digests = attachment_digests(items)
-    joined = items.join(digests, items["id"] == digests["email_id"], "left")
+    joined = todo.join(digests, todo["id"] == digests["email_id"], "left")
     computed = _udf(_email_hash_from_row)(F.col("from_address"), F.col("recipient_addresses"),
                                           F.col("subject"), F.unix_timestamp("date"),
                                           F.col("body"), F.col("attachments"))
     hashed = (joined
-              .withColumn("email_hash", F.when(F.col("type") == EMAIL_TYPE, computed))
-              .withColumn("message_id_hash", _udf(message_id_hash)(F.col("message_id"))))
-    return hashed.select(*columns)
+              .withColumn("email_hash", F.when(is_email, F.coalesce("email_hash", computed)))
+              .withColumn("message_id_hash", F.coalesce(
+                  "message_id_hash", _udf(message_id_hash)(F.col("message_id")))))
+    return done.select(*columns).unionByName(hashed.select(*columns))

@@ -18,6 +18,7 @@ from pipeline.mail import Origin, ParseContext, exception_item
 from pipeline.manifest import Manifest
 from pipeline.records import SourceFile, WorkUnit
 from pipeline.sources import detect_reader, reader_named
+from pipeline.transforms.hashes import hash_when_read
 
 def _struct(fields: list[tuple[str, str]]) -> Any:
     from pyspark.sql import types as T
@@ -101,7 +102,7 @@ def _read_partition(units: Iterable[Any], tika: TikaConfig,
         unit = WorkUnit(**row.asDict())
         try:
             for item in reader_named(unit.format).read(unit, context):
-                yield item.to_row()
+                yield hash_when_read(item).to_row()
         except Exception as exc:  # a reader bug must cost one unit, never the job
             origin = Origin(unit.case, unit.custodian, unit.custodian_id, unit.path, unit.format,
                             f"offset {unit.start}")

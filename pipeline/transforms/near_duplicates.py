@@ -65,34 +65,56 @@ def minhash_coefficients(count: int) -> tuple[list[int], list[int]]:
     return [a for a, _ in pairs], [b for _, b in pairs]
 
 
-def _signature_partition(rows: Iterable[Any], a: list[int], b: list[int]) -> Iterator[tuple]:
+def signature_batch(ids: Any, offsets: Any, shingles: Any, a: list[int],
+                    b: list[int]) -> Any:
+    """MinHash signatures of a batch of items at once: item k's shingles are
+    shingles[offsets[k]:offsets[k+1]] (none may be empty). Returns a (len(ids), len(a)) int64
+    array. One pass over all the batch's shingles per hash function, and a segmented minimum:
+    no Python work per item."""
     import numpy as np
 
-    multipliers = np.array(a, dtype=np.uint64)[:, None]
-    offsets = np.array(b, dtype=np.uint64)[:, None]
-    for row in rows:
-        hashes = (np.array(row.shingles, dtype=np.int64) % PRIME).astype(np.uint64)[None, :]
+    hashes = (np.asarray(shingles, dtype=np.int64) % PRIME).astype(np.uint64)
+    starts = np.asarray(offsets[:-1], dtype=np.int64)
+    result = np.empty((len(ids), len(a)), dtype=np.int64)
+    prime = np.uint64(PRIME)
+    for column, (multiplier, offset) in enumerate(zip(a, b)):
         # Both factors are below 2^31, so the product fits in 64 bits without wrapping.
-        values = (multipliers * hashes + offsets) % np.uint64(PRIME)
-        yield row.id, values.min(axis=1).astype(np.int64).tolist()
+        values = (np.uint64(multiplier) * hashes + np.uint64(offset)) % prime
+        result[:, column] = np.minimum.reduceat(values, starts).astype(np.int64)
+    return result
+
+
+def _signature_batches(batches: Iterable[Any], a: list[int], b: list[int]) -> Iterator[Any]:
+    import pyarrow as pa
+
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        lists = batch.column("shingles")
+        matrix = signature_batch(batch.column("id"), lists.offsets.to_numpy(),
+                                 lists.flatten().to_numpy(), a, b)
+        signature = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), len(a))
+        yield pa.RecordBatch.from_arrays(
+            [batch.column("id"), signature.cast(pa.list_(pa.int64()))], ["id", "signature"])
 
 
 def signatures(compared: Any, analysis: AnalysisConfig) -> Any:
     """(id, band, bucket): one row per band of each candidate's MinHash signature.
 
-    Each shingle's hash is taken mod the Mersenne prime p = 2^31 - 1; hash function i of the signature is (a_i * h + b_i) mod p, the universal family MinHash is
-    defined on, with seeded a_i and b_i; value i is its minimum over the item's shingles, taken
-    with numpy a whole signature at a time (Spark's higher-order functions are interpreted, and
-    64 of them per shingle cost more than the rest of the analysis). Band j holds values
-    j*rows .. j*rows+rows-1, and its bucket is their xxhash64.
+    Each shingle's hash is taken mod the Mersenne prime p = 2^31 - 1; hash function i of the
+    signature is (a_i * h + b_i) mod p, the universal family MinHash is defined on, with seeded
+    a_i and b_i; value i is its minimum over the item's shingles. Signatures are computed in
+    numpy over Arrow batches, thousands of items at a time (Spark's higher-order functions are
+    interpreted, and 64 of them per shingle cost more than the rest of the analysis; a Python
+    loop per item cost most of this step). Band j holds values j*rows .. j*rows+rows-1, and its
+    bucket is their xxhash64.
     """
     from pyspark.sql import functions as F
 
     rows, bands = analysis.minhash_rows, analysis.minhash_bands
     a, b = minhash_coefficients(rows * bands)
-    signed = compared.sparkSession.createDataFrame(
-        compared.select("id", "shingles").rdd.mapPartitions(lambda part: _signature_partition(part, a, b)),
-        "id string, signature array<bigint>")
+    signed = compared.select("id", "shingles").mapInArrow(
+        lambda batches: _signature_batches(batches, a, b), "id string, signature array<bigint>")
     return signed.select("id", F.posexplode(F.transform(
         F.sequence(F.lit(0), F.lit(bands - 1)),
         lambda band: F.xxhash64(F.slice("signature", band * rows + 1, rows))))

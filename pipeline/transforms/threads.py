@@ -43,7 +43,7 @@ def _subject_udf() -> Any:
     from pyspark.sql import functions as F
 
     # A lambda, because Spark would otherwise try to read a UDF flavour from the type hints;
-    # plain (not Arrow) UDFs, because pyarrow is not among Trawl's dependencies.
+    # plain pickled UDFs: the Arrow flavour converts through pandas and was not measured here.
     return F.udf(lambda subject: thread_subject(subject), "struct<subject:string,reply:boolean>",
                  useArrow=False)
 

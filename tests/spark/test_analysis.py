@@ -23,7 +23,10 @@ import pytest
 
 from pipeline.demo import mbox_entry
 from pipeline.manifest import parse_manifest
+from pipeline.records import Item
+from pipeline.schema import spark_schema
 from pipeline.transforms.analyse import analyse
+from pipeline.transforms.hashes import add_hashes, hash_when_read
 from pipeline.transforms.ingest import (describe_sources, files_frame, plan_work_units,
                                         read_items)
 
@@ -429,6 +432,45 @@ def test_copies_and_masters_per_custodian(corpus, found):
         found_mastered[row["custodian"]] += not row["is_duplicate"]
     assert found_held == held
     assert found_mastered == mastered
+
+
+def recomputed_hashes(items) -> dict[str, tuple]:
+    """(email_hash, message_id_hash) by id, every one of them computed by the analysis."""
+    from pyspark.sql import functions as F
+
+    cleared = (items.withColumn("email_hash", F.lit(None).cast("string"))
+               .withColumn("message_id_hash", F.lit(None).cast("string")))
+    return {row["id"]: (row["email_hash"], row["message_id_hash"])
+            for row in add_hashes(cleared).collect()}
+
+
+def test_hashes_taken_when_read_equal_the_ones_the_analysis_takes(raw_items):
+    as_read = {row["id"]: (row["email_hash"], row["message_id_hash"])
+               for row in raw_items.collect()}
+    set_when_read = {key: value for key, value in as_read.items() if value[0] is not None}
+    assert len(set_when_read) > 10  # emails without attachments are hashed by their reader
+    assert any(value[0] is None for value in as_read.values())  # ones with attachments are not
+    recomputed = recomputed_hashes(raw_items)
+    assert {key: recomputed[key] for key in set_when_read} == set_when_read
+    assert {key: recomputed[key][1] for key in as_read} == {
+        key: value[1] for key, value in as_read.items()}
+
+
+def test_hashes_taken_when_read_see_text_as_spark_stores_it(spark):
+    """Lone surrogates (left by undecodable bytes) become U+FFFD in the JVM: a reader hashing
+    the Python string as it was would disagree with the analysis and split a message's copies."""
+    sent = datetime(2021, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=-5)))
+    items = [hash_when_read(Item(id=f"e{n}", case="c", type="email", subject="caf\udce9 menu",
+                                 from_address="a@example.org", recipient_addresses=[
+                                     "b@example.org", "\ud800@example.org"],
+                                 message_id=f"<{n}\udcff@example.org>", date=sent,
+                                 body=f"line {n}\udc80\r\n  wrapped\ud83d\ude00"))
+             for n in range(3)]
+    assert all(item.email_hash and item.message_id_hash for item in items)
+    frame = spark.createDataFrame(spark.sparkContext.parallelize(
+        [item.to_row() for item in items], 1), spark_schema(), verifySchema=False)
+    assert recomputed_hashes(frame) == {item.id: (item.email_hash, item.message_id_hash)
+                                        for item in items}
 
 
 def test_copies_differing_only_in_transport_headers_are_one_item(corpus, found):

@@ -1,17 +1,32 @@
 """The MinHash signatures behind near-duplicate candidates, without Spark."""
 
-from collections import namedtuple
+from pipeline.transforms.near_duplicates import PRIME, minhash_coefficients, signature_batch
 
-from pipeline.transforms.near_duplicates import (PRIME, _signature_partition,
-                                                 minhash_coefficients)
 
-Row = namedtuple("Row", "id shingles")
+def batch_signatures(sets, count):
+    a, b = minhash_coefficients(count)
+    offsets = [0]
+    for shingles in sets:
+        offsets.append(offsets[-1] + len(shingles))
+    flat = [value for shingles in sets for value in shingles]
+    return signature_batch(list(range(len(sets))), offsets, flat, a, b).tolist()
 
 
 def signature(shingles, count=256):
-    a, b = minhash_coefficients(count)
-    [(_, values)] = list(_signature_partition([Row("x", shingles)], a, b))
+    [values] = batch_signatures([shingles], count)
     return values
+
+
+def test_each_value_is_the_minimum_of_one_universal_hash_over_the_set():
+    shingles = [12345, -987654321, 2 ** 40 + 3, 7]
+    a, b = minhash_coefficients(8)
+    expected = [min((x * (h % PRIME) + y) % PRIME for h in shingles) for x, y in zip(a, b)]
+    assert signature(shingles, count=8) == expected
+
+
+def test_a_batch_gives_each_item_its_own_signature():
+    sets = [[5, 6, 7], [2 ** 50], [n * 31 for n in range(1, 500)], [-3, -4]]
+    assert batch_signatures(sets, 32) == [signature(one, count=32) for one in sets]
 
 
 def test_the_coefficients_are_seeded_and_below_the_prime():
