@@ -393,9 +393,11 @@ def sources(config: Config, case: str, as_json: bool) -> None:
               show_default=True, help="Where the PST and MSG files copied into the corpus are.")
 @click.option("--render-only", is_flag=True,
               help="Only rewrite docs/benchmarks.md and its plot from the saved results.")
+@click.option("--reuse-trawl", is_flag=True,
+              help="Take each size's saved Trawl run and measure only the baselines again.")
 @pass_config
 def bench(config: Config, sizes: tuple[int, ...], large: bool, shared_corpus: str,
-          render_only: bool) -> None:
+          render_only: bool, reuse_trawl: bool) -> None:
     """Benchmark Trawl against the naive, readpst and ceiling baselines (see docs/benchmarks.md).
 
     Needs the services up (`trawl services up`). Generated corpora and results go under
@@ -411,7 +413,7 @@ def bench(config: Config, sizes: tuple[int, ...], large: bool, shared_corpus: st
             chosen.append(config.bench.large_size)
         shared = Path(shared_corpus)
         runner.run_benchmark(config, chosen, progress_to_stderr,
-                             shared if shared.is_dir() else None)
+                             shared if shared.is_dir() else None, reuse_trawl)
     written = render.write_report(config)
     click.echo(f"results: {written}")
 

@@ -41,6 +41,7 @@ class BulkConfig:
     max_chunk_bytes: int
     max_retries: int
     initial_backoff: int
+    senders: int = 2
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import concurrent.futures
 import email
 import email.policy
 import email.utils
-import itertools
 import json
 import mailbox
 import re
@@ -35,6 +34,7 @@ MIB = 1024 * 1024
 READPST = "/usr/bin/readpst"
 # Chosen by hand on the 2-core bench machine: see the table in `ceiling_bulk`'s docstring.
 DEFAULT_CHUNK_BYTES = 16 * MIB
+CEILING_SAMPLE_SEED = 7
 DEFAULT_CEILING_WORKERS = 3
 
 
@@ -213,25 +213,39 @@ def readpst_extract(pst_paths: list[Path], work_dir: Path, workers: int = 2) -> 
 # ceiling: prebuilt _bulk bodies, sent as they are
 
 
-def docs_from_parquet(spark: Any, parquet_dir: Path, limit: int | None = None
-                      ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(id, document) for the staged items, as `pipeline.run` hands them to the bulk writer:
-    the ES fields of each row, through `pipeline.index.bulk.to_document` (dates come out
-    without the "+00:00" Trawl's Arrow batches give them: the same instants, in UTC here).
+def build_bulk_files(spark: Any, parquet_dir: Path, out_dir: Path, limit: int | None = None,
+                     chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> list[Path]:
+    """Trawl's staged items as prebuilt `_bulk` bodies in `out_dir`, each document made as the
+    index stage makes it (the ES fields of an Arrow row through
+    `pipeline.index.bulk.to_document`). `limit` takes a seeded sample of about that many.
 
-    Read through Spark one partition at a time.
+    The Spark workers write the files, each task its own: collecting the documents to the
+    driver, a partition at a time, ran out of heap at a million documents.
     """
     frame = spark.read.parquet(str(parquet_dir)).select(*es_field_names())
-    # Not frame.limit(): a global limit gathers its rows into one task, which does not fit the
-    # heap at a million documents. The iterator stops early instead, a partition at a time.
-    rows = frame.toLocalIterator()
-    for row in rows if limit is None else itertools.islice(rows, limit):
-        document = to_document(row.asDict())
-        yield document["id"], document
+    if limit is not None:
+        total = frame.count()
+        if total > limit:
+            frame = frame.sample(fraction=limit / total, seed=CEILING_SAMPLE_SEED)
+    target = str(out_dir)
+
+    def write(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+        from pyspark import TaskContext
+
+        documents = (to_document(row) for batch in batches for row in batch.to_pylist())
+        files = write_bulk_files(((doc["id"], doc) for doc in documents), Path(target),
+                                 chunk_bytes, prefix=f"part{TaskContext.get().partitionId():05d}-")
+        yield pa.RecordBatch.from_pydict({"files": [len(files)]},
+                                         schema=pa.schema([("files", pa.int64())]))
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    frame.mapInArrow(write, "files long").collect()
+    return sorted(Path(out_dir).glob("*.ndjson"))
 
 
 def write_bulk_files(docs: Iterable[tuple[str, dict[str, Any]]], out_dir: Path,
-                     chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> list[Path]:
+                     chunk_bytes: int = DEFAULT_CHUNK_BYTES, prefix: str = "") -> list[Path]:
     """`_bulk` bodies of about `chunk_bytes` each: an index action with the `_id`, then the
     document, serialised as elasticsearch-py does. The index is named by the URL, not here."""
     out_dir = Path(out_dir)
@@ -247,7 +261,7 @@ def write_bulk_files(docs: Iterable[tuple[str, dict[str, Any]]], out_dir: Path,
             if handle is None or written + len(lines) > chunk_bytes and written:
                 if handle is not None:
                     handle.close()
-                files.append(out_dir / f"{len(files):06d}.ndjson")
+                files.append(out_dir / f"{prefix}{len(files):06d}.ndjson")
                 handle = files[-1].open("wb")
                 written = 0
             handle.write(lines)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
+from pipeline.errors import BenchError
 from pipeline.index.indices import alias_name
 from pipeline.progress import Reporter, StageReporter, silent
 
@@ -203,7 +204,10 @@ def _mail_paths(corpus_dir: Path) -> list[Path]:
 
 
 def bench_size(config: Config, size: int, reporter: Reporter,
-               shared_corpus: Path | None) -> dict[str, Any]:
+               shared_corpus: Path | None, reuse_trawl: bool = False) -> dict[str, Any]:
+    """One size: Trawl end to end, then the baselines on the same corpus. `reuse_trawl` takes
+    the Trawl run saved for this size (and its staged case) instead of running it again, for
+    when a baseline failed after an hour-long run."""
     from pipeline.bench import baselines
     from pipeline.index.client import connect
     from pipeline.index.indices import load_mapping
@@ -216,12 +220,19 @@ def bench_size(config: Config, size: int, reporter: Reporter,
     case = f"bench-{size}"
 
     client = connect(config.elasticsearch)
-    _drop_case_indices(client, config, case)
-    reporter(f"bench {size:,}: Trawl end to end ({corpus_bytes / MB:,.0f} MB)")
-    trawl = trawl_run(config, corpus_dir / "manifest.yaml", case, corpus_bytes, reporter)
-    # Kept at once, so a baseline that fails later cannot lose an hour of measured run.
     partial = bench_dir(config) / f"trawl-{size}.json"
-    partial.write_text(json.dumps(trawl, indent=1, default=str), encoding="utf-8")
+    if reuse_trawl:
+        if not partial.exists():
+            raise BenchError(f"no saved Trawl run for {size:,} messages ({partial}): run "
+                             f"`trawl bench --size {size}` without --reuse-trawl")
+        reporter(f"bench {size:,}: reusing the Trawl run saved in {partial}")
+        trawl = json.loads(partial.read_text(encoding="utf-8"))
+    else:
+        _drop_case_indices(client, config, case)
+        reporter(f"bench {size:,}: Trawl end to end ({corpus_bytes / MB:,.0f} MB)")
+        trawl = trawl_run(config, corpus_dir / "manifest.yaml", case, corpus_bytes, reporter)
+        # Kept at once, so a baseline that fails later cannot lose an hour of measured run.
+        partial.write_text(json.dumps(trawl, indent=1, default=str), encoding="utf-8")
     reporter(f"bench {size:,}: checking the truth and pre-building the ceiling's NDJSON")
     ndjson_dir = bench_dir(config) / f"ndjson-{size}"
     shutil.rmtree(ndjson_dir, ignore_errors=True)
@@ -231,8 +242,7 @@ def bench_size(config: Config, size: int, reporter: Reporter,
         unique_found = _unique_mail_messages(spark.read.parquet(str(items_dir)))
         ceiling_docs = config.bench.ceiling_sample if config.bench.ceiling_sample < size \
             else None
-        baselines.write_bulk_files(baselines.docs_from_parquet(spark, items_dir, ceiling_docs),
-                                   ndjson_dir)
+        baselines.build_bulk_files(spark, items_dir, ndjson_dir, ceiling_docs)
     finally:
         spark.stop()
     truth_check = {"messages_unique_expected": truth["messages_unique"],
@@ -310,13 +320,14 @@ def machine() -> dict[str, Any]:
 
 
 def run_benchmark(config: Config, sizes: list[int], reporter: Reporter = silent,
-                  shared_corpus: Path | None = None) -> dict[str, Any]:
+                  shared_corpus: Path | None = None, reuse_trawl: bool = False
+                  ) -> dict[str, Any]:
     """Every size in turn; results merged into `<bench.directory>/results.json`."""
     results_path = bench_dir(config) / RESULTS_FILE
     results = json.loads(results_path.read_text()) if results_path.exists() else {"sizes": {}}
     results["machine"] = machine()
     for size in sizes:
-        outcome = bench_size(config, size, reporter, shared_corpus)
+        outcome = bench_size(config, size, reporter, shared_corpus, reuse_trawl)
         outcome["config"] = {"spark": asdict(config.spark),
                              "bulk": asdict(config.elasticsearch.bulk),
                              "es_heap": config.elasticsearch.node.heap,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Iterator
 
-from pipeline.config import ElasticsearchConfig
+from pipeline.config import BulkConfig, ElasticsearchConfig
 from pipeline.index.client import make_client
 
 
@@ -61,29 +62,69 @@ def write_arrow_batches(batches: Iterable[Any], es: ElasticsearchConfig, index: 
                                                        ("failed", pa.int64())]))
 
 
+def _chunks(actions: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for action in actions:
+        chunk.append(action)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _send_chunk(client: Any, actions: list[dict[str, Any]],
+                bulk: BulkConfig) -> tuple[int, list[Any]]:
+    """(indexed, failure infos) for one chunk, with streaming_bulk's retries and backoff on
+    HTTP 429; an error reaching the node becomes a failure per document, never an exception."""
+    from elasticsearch.helpers import streaming_bulk
+
+    indexed, failures = 0, []
+    for ok, info in streaming_bulk(
+            client, actions, chunk_size=max(len(actions), 1),
+            max_chunk_bytes=bulk.max_chunk_bytes, max_retries=bulk.max_retries,
+            initial_backoff=bulk.initial_backoff, raise_on_error=False,
+            raise_on_exception=False):
+        if ok:
+            indexed += 1
+        else:
+            failures.append(info)
+    return indexed, failures
+
+
 def write_partition(rows: Iterable[dict[str, Any]], es: ElasticsearchConfig, index: str,
                     dead_letter_path: str) -> BulkOutcome:
-    """Index `rows` (valid Unicode, as out of Spark) with streaming_bulk; rejects go to
-    `dead_letter_path`."""
-    from elasticsearch.helpers import streaming_bulk
+    """Index `rows` (valid Unicode, as out of Spark); rejects go to `dead_letter_path`.
+
+    Chunks of `bulk.chunk_size` documents go out on `bulk.senders` threads, so one chunk is
+    serialised while another waits for Elasticsearch: with a single request in flight, the
+    node and the worker took turns at the same cores. At most senders + 1 chunks are held."""
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     client = make_client(es, fast_json=True)
     indexed = failed = 0
     dead_letters = None
-    try:
-        for ok, info in streaming_bulk(
-                client, _actions(rows, index), chunk_size=es.bulk.chunk_size,
-                max_chunk_bytes=es.bulk.max_chunk_bytes, max_retries=es.bulk.max_retries,
-                initial_backoff=es.bulk.initial_backoff, raise_on_error=False,
-                raise_on_exception=False):
-            if ok:
-                indexed += 1
-                continue
-            failed += 1
-            if dead_letters is None:
-                os.makedirs(os.path.dirname(dead_letter_path), exist_ok=True)
-                dead_letters = open(dead_letter_path, "a", encoding="utf-8")
+    pending: deque[Future] = deque()
+
+    def settle(future: Future) -> None:
+        nonlocal indexed, failed, dead_letters
+        done, failures = future.result()
+        indexed += done
+        failed += len(failures)
+        if failures and dead_letters is None:
+            os.makedirs(os.path.dirname(dead_letter_path), exist_ok=True)
+            dead_letters = open(dead_letter_path, "a", encoding="utf-8")
+        for info in failures:
             dead_letters.write(json.dumps(info, default=str) + "\n")
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(es.bulk.senders, 1)) as senders:
+            for chunk in _chunks(_actions(rows, index), es.bulk.chunk_size):
+                pending.append(senders.submit(_send_chunk, client, chunk, es.bulk))
+                while len(pending) > es.bulk.senders:
+                    settle(pending.popleft())
+            while pending:
+                settle(pending.popleft())
     finally:
         if dead_letters is not None:
             dead_letters.close()

@@ -122,40 +122,62 @@ def signatures(compared: Any, analysis: AnalysisConfig) -> Any:
 
 
 def similar_pairs(compared: Any, analysis: AnalysisConfig) -> Any:
-    """(src, dst, similarity) for each pair of candidates at or above the threshold, src < dst.
+    """(src, dst, similarity) for enough pairs of candidates at or above the threshold to
+    connect every near-duplicate group, src < dst.
 
     Banded LSH: two items are candidates when all `minhash_rows` values of at least one of
     their `minhash_bands` bands agree, which for Jaccard similarity s happens with probability
-    1 - (1 - s^rows)^bands (16 bands of 4: 0.99 at s = 0.7, 0.12 at s = 0.3). Every candidate
-    pair's exact Jaccard similarity of the shingle sets then decides. A bucket shared by
-    more than MAX_BUCKET items (boilerplate) links each of them to its smallest id only, so
-    no bucket costs more than linear work.
+    1 - (1 - s^rows)^bands (16 bands of 4: 0.99 at s = 0.7, 0.12 at s = 0.3). The exact Jaccard
+    similarity of the shingle sets then decides, in two rounds, because groups are connected
+    components and most members of a bucket are alike (a thread quoting itself):
+
+    1. every member of a bucket is compared with the bucket's first (smallest) id;
+    2. in a bucket of at most MAX_BUCKET members, a member unlike the first is compared with
+       every other member.
+
+    Any pair of one bucket that round 1 leaves out is connected through the first when both are
+    like it, and compared in round 2 when either is not, so the components are those of
+    comparing every pair in the bucket, at a fraction of the comparisons. A bucket larger than
+    MAX_BUCKET (boilerplate) only gets round 1, so no bucket costs more than linear work.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    threshold = analysis.near_duplicate_threshold - EPSILON
     banded = signatures(compared, analysis)
     bucket = Window.partitionBy("band", "bucket")
     shared = (banded.withColumn("size", F.count("*").over(bucket))
               .withColumn("first", F.min("id").over(bucket))
               .where(F.col("size") > 1).localCheckpoint())
-    small = shared.where(F.col("size") <= MAX_BUCKET)
-    left, right = small.alias("a"), small.alias("b")
-    within = (left.join(right, (F.col("a.band") == F.col("b.band"))
-                        & (F.col("a.bucket") == F.col("b.bucket"))
-                        & (F.col("a.id") < F.col("b.id")))
-              .select(F.col("a.id").alias("src"), F.col("b.id").alias("dst")))
-    star = (shared.where((F.col("size") > MAX_BUCKET) & (F.col("id") != F.col("first")))
-            .select(F.col("first").alias("src"), F.col("id").alias("dst")))
-    pairs = within.unionByName(star).distinct()
     shingles = compared.select("id", "shingles")
-    scored = (pairs.join(shingles.select(F.col("id").alias("src"),
-                                         F.col("shingles").alias("src_shingles")), "src")
-              .join(shingles.select(F.col("id").alias("dst"),
-                                    F.col("shingles").alias("dst_shingles")), "dst")
-              .select("src", "dst", jaccard(F.col("src_shingles"), F.col("dst_shingles"))
-                      .alias("similarity")))
-    return scored.where(F.col("similarity") >= analysis.near_duplicate_threshold - EPSILON)
+    to_first = score_pairs(shared.where(F.col("id") != F.col("first"))
+                           .select(F.col("first").alias("src"), F.col("id").alias("dst"))
+                           .distinct(), shingles).localCheckpoint()
+    unlike_first = (shared.where(F.col("size") <= MAX_BUCKET)
+                    .join(to_first.where(F.col("similarity") < threshold)
+                          .select(F.col("src").alias("first"), F.col("dst").alias("id")),
+                          ["first", "id"])
+                    .select("band", "bucket", F.col("id").alias("unlike")))
+    others = shared.where(F.col("size") <= MAX_BUCKET).select("band", "bucket", "id")
+    second_round = (unlike_first.join(others, ["band", "bucket"])
+                    .where(F.col("id") != F.col("unlike"))
+                    .select(F.least("id", "unlike").alias("src"),
+                            F.greatest("id", "unlike").alias("dst"))
+                    .distinct())
+    linked = to_first.unionByName(score_pairs(second_round, shingles))
+    return linked.where(F.col("similarity") >= threshold)
+
+
+def score_pairs(pairs: Any, shingles: Any) -> Any:
+    """(src, dst) -> (src, dst, similarity): the exact Jaccard similarity of their shingles."""
+    from pyspark.sql import functions as F
+
+    return (pairs.join(shingles.select(F.col("id").alias("src"),
+                                       F.col("shingles").alias("src_shingles")), "src")
+            .join(shingles.select(F.col("id").alias("dst"),
+                                  F.col("shingles").alias("dst_shingles")), "dst")
+            .select("src", "dst", jaccard(F.col("src_shingles"), F.col("dst_shingles"))
+                    .alias("similarity")))
 
 
 def jaccard(left: Any, right: Any) -> Any:

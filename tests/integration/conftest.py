@@ -29,6 +29,14 @@ def es_client(test_config):
         client.indices.delete(index=index)
 
 
+@pytest.fixture
+def scratch_index(es_client, request):
+    """A fresh index name for one test, deleted afterwards."""
+    index = f"scratch-test-{request.node.name.replace('_', '-')[:60]}".lower()
+    yield index
+    es_client.indices.delete(index=index, ignore_unavailable=True)
+
+
 @pytest.fixture(scope="session")
 def demo_corpus(test_config):
     from pipeline import demo

@@ -1,17 +1,18 @@
 """Tier 3: the benchmark's baselines against the real Elasticsearch node (and readpst).
 
-Indices are named bench-scratch-test-* and deleted after each test.
+Indices are scratch-test-* (the `scratch_index` fixture), deleted after each test.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from pipeline.bench import baselines
-from pipeline.bench.baselines import (ceiling_bulk, docs_from_parquet, naive_ingest, readpst_extract,
+from pipeline.bench.baselines import (build_bulk_files, ceiling_bulk, naive_ingest, readpst_extract,
                                       write_bulk_files)
 from pipeline.index.indices import load_mapping
 
@@ -32,13 +33,6 @@ WITH_ATTACHMENT = (b"From: Carol <carol@example.com>\nTo: bob@example.com\nSubje
                    b"See attached.\n--b\nContent-Type: application/pdf\n"
                    b"Content-Disposition: attachment; filename=\"report.pdf\"\n"
                    b"Content-Transfer-Encoding: base64\n\nJVBERi0=\n--b--\n")
-
-
-@pytest.fixture
-def scratch_index(es_client, request):
-    index = f"bench-scratch-test-{request.node.name.replace('_', '-')[:60]}".lower()
-    yield index
-    es_client.indices.delete(index=index, ignore_unavailable=True)
 
 
 @pytest.fixture
@@ -102,22 +96,43 @@ def test_ceiling_bulk_counts_documents_the_strict_mapping_rejects(es_client, scr
 
 
 @pytest.mark.spark
-def test_docs_from_parquet_gives_the_documents_trawl_sends(spark, es_client, scratch_index, tmp_path):
+def test_bulk_files_hold_the_documents_trawl_sends(spark, es_client, scratch_index, tmp_path):
     from pipeline.schema import field_names, spark_schema
 
     empty = dict.fromkeys(field_names())
     rows = [{**empty, "id": "a1", "type": "email", "subject": "hello", "custodians": ["Alice Able"],
-             "date": datetime(2001, 1, 1, 10, 0), "body_html": "<p>staging only</p>", "to": []},
+             "date": datetime(2001, 1, 1, 10, 0, tzinfo=timezone.utc),
+             "body_html": "<p>staging only</p>", "to": []},
             {**empty, "id": "b2", "type": "attachment", "size": 12, "recovered": False}]
     spark.createDataFrame(rows, spark_schema()).write.parquet(str(tmp_path / "items.parquet"))
 
-    docs = sorted(docs_from_parquet(spark, tmp_path / "items.parquet"))
-    assert docs == [("a1", {"id": "a1", "type": "email", "subject": "hello", "custodians": ["Alice Able"],
-                            "date": "2001-01-01T10:00:00"}),
-                    ("b2", {"id": "b2", "type": "attachment", "size": 12, "recovered": False})]
-    assert len(list(docs_from_parquet(spark, tmp_path / "items.parquet", limit=1))) == 1
-    write_bulk_files(docs, tmp_path / "bulk")
+    files = build_bulk_files(spark, tmp_path / "items.parquet", tmp_path / "bulk")
+    lines = [json.loads(line) for path in files for line in path.read_text().splitlines()]
+    assert sorted(lines[1::2], key=lambda doc: doc["id"]) == [
+        {"id": "a1", "type": "email", "subject": "hello", "custodians": ["Alice Able"],
+         "date": "2001-01-01T10:00:00+00:00"},
+        {"id": "b2", "type": "attachment", "size": 12, "recovered": False}]
+    assert sorted(action["index"]["_id"] for action in lines[::2]) == ["a1", "b2"]
     assert ceiling_bulk(tmp_path / "bulk", es_client, scratch_index, load_mapping()).items == 2
+
+
+@pytest.mark.spark
+def test_bulk_files_take_a_seeded_sample_of_about_the_limit(spark, tmp_path):
+    from pipeline.schema import field_names, spark_schema
+
+    empty = dict.fromkeys(field_names())
+    rows = [{**empty, "id": f"d{n:04d}", "type": "email"} for n in range(2000)]
+    spark.createDataFrame(rows, spark_schema()).repartition(4) \
+        .write.parquet(str(tmp_path / "items.parquet"))
+
+    def sampled(name: str) -> list[str]:
+        files = build_bulk_files(spark, tmp_path / "items.parquet", tmp_path / name, limit=500)
+        return sorted(json.loads(line)["id"] for path in files
+                      for line in path.read_text().splitlines()[1::2])
+
+    first = sampled("one")
+    assert 350 < len(first) < 650 and len(set(first)) == len(first)
+    assert sampled("two") == first
 
 
 def test_readpst_extract_writes_the_items_of_a_pst(tmp_path):
