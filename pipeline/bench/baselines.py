@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from pipeline.index.bulk import to_document
+from pipeline.index.bulk import arrow_rows, counts_batch, task_partition, to_document
 from pipeline.schema import es_field_names
 
 MIB = 1024 * 1024
@@ -230,14 +230,10 @@ def build_bulk_files(spark: Any, parquet_dir: Path, out_dir: Path, limit: int | 
     target = str(out_dir)
 
     def write(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow as pa
-        from pyspark import TaskContext
-
-        documents = (to_document(row) for batch in batches for row in batch.to_pylist())
+        documents = (to_document(row) for row in arrow_rows(batches))
         files = write_bulk_files(((doc["id"], doc) for doc in documents), Path(target),
-                                 chunk_bytes, prefix=f"part{TaskContext.get().partitionId():05d}-")
-        yield pa.RecordBatch.from_pydict({"files": [len(files)]},
-                                         schema=pa.schema([("files", pa.int64())]))
+                                 chunk_bytes, prefix=f"part{task_partition():05d}-")
+        yield counts_batch(files=len(files))
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     frame.mapInArrow(write, "files long").collect()

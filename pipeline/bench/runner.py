@@ -240,9 +240,7 @@ def bench_size(config: Config, size: int, reporter: Reporter,
     try:
         items_dir = config.paths.case_dir(case) / "items.parquet"
         unique_found = _unique_mail_messages(spark.read.parquet(str(items_dir)))
-        ceiling_docs = config.bench.ceiling_sample if config.bench.ceiling_sample < size \
-            else None
-        baselines.build_bulk_files(spark, items_dir, ndjson_dir, ceiling_docs)
+        baselines.build_bulk_files(spark, items_dir, ndjson_dir, config.bench.ceiling_sample)
     finally:
         spark.stop()
     truth_check = {"messages_unique_expected": truth["messages_unique"],

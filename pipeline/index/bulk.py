@@ -41,25 +41,36 @@ def _actions(rows: Iterable[dict[str, Any]], index: str) -> Iterator[dict[str, A
         yield {"_op_type": "index", "_index": index, "_id": document["id"], "_source": document}
 
 
+def arrow_rows(batches: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """A mapInArrow body's rows as dicts, made in C++: timestamps in UTC whatever the worker's
+    own zone, and strings valid Unicode."""
+    for batch in batches:
+        yield from batch.to_pylist()
+
+
+def task_partition() -> int:
+    """The running Spark task's partition number (0 outside a task)."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context.partitionId() if context is not None else 0
+
+
+def counts_batch(**counts: int) -> Any:
+    """A one-row Arrow batch of long counts, a mapInArrow body's answer to the driver."""
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_pydict({name: [value] for name, value in counts.items()},
+                                      schema=pa.schema([(name, pa.int64()) for name in counts]))
+
+
 def write_arrow_batches(batches: Iterable[Any], es: ElasticsearchConfig, index: str,
                         dead_letter_dir: str) -> Iterator[Any]:
     """mapInArrow body: index one partition's Arrow batches, yield one (indexed, failed) row.
-
-    Arrow batches become dicts in C++, with timestamps in UTC whatever the worker's own zone,
-    and their strings are valid Unicode, which lets the bulk client serialise with orjson."""
-    import pyarrow as pa
-    from pyspark import TaskContext
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for batch in batches:
-            yield from batch.to_pylist()
-
-    context = TaskContext.get()
-    partition = context.partitionId() if context is not None else 0
-    outcome = write_partition(rows(), es, index, f"{dead_letter_dir}/part-{partition:05d}.jsonl")
-    yield pa.RecordBatch.from_pydict({"indexed": [outcome.indexed], "failed": [outcome.failed]},
-                                     schema=pa.schema([("indexed", pa.int64()),
-                                                       ("failed", pa.int64())]))
+    Rows out of Arrow hold no lone surrogates, which lets the bulk client use orjson."""
+    outcome = write_partition(arrow_rows(batches), es, index,
+                              f"{dead_letter_dir}/part-{task_partition():05d}.jsonl")
+    yield counts_batch(indexed=outcome.indexed, failed=outcome.failed)
 
 
 def _chunks(actions: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -28,8 +28,8 @@ MAX_BUCKET = 200
 
 def with_shingles(texts: Any, words: int) -> Any:
     """texts (id, body) -> (id, shingles): the xxhash64 of each distinct `words`-word run of
-    each lower-cased text. The ML transformers read each body once; an array lambda over a split would split
-    the body again for every shingle."""
+    each lower-cased text. The ML transformers read each body once; an array lambda over a
+    split would split the body again for every shingle."""
     from pyspark.ml.feature import NGram, RegexTokenizer
     from pyspark.sql import functions as F
 
@@ -65,17 +65,16 @@ def minhash_coefficients(count: int) -> tuple[list[int], list[int]]:
     return [a for a, _ in pairs], [b for _, b in pairs]
 
 
-def signature_batch(ids: Any, offsets: Any, shingles: Any, a: list[int],
-                    b: list[int]) -> Any:
+def signature_batch(offsets: Any, shingles: Any, a: list[int], b: list[int]) -> Any:
     """MinHash signatures of a batch of items at once: item k's shingles are
-    shingles[offsets[k]:offsets[k+1]] (none may be empty). Returns a (len(ids), len(a)) int64
-    array. One pass over all the batch's shingles per hash function, and a segmented minimum:
+    shingles[offsets[k]:offsets[k+1]] (none may be empty). Returns a (len(offsets) - 1, len(a))
+    int64 array. One pass over all the batch's shingles per hash function, and a segmented minimum:
     no Python work per item."""
     import numpy as np
 
     hashes = (np.asarray(shingles, dtype=np.int64) % PRIME).astype(np.uint64)
     starts = np.asarray(offsets[:-1], dtype=np.int64)
-    result = np.empty((len(ids), len(a)), dtype=np.int64)
+    result = np.empty((len(starts), len(a)), dtype=np.int64)
     prime = np.uint64(PRIME)
     for column, (multiplier, offset) in enumerate(zip(a, b)):
         # Both factors are below 2^31, so the product fits in 64 bits without wrapping.
@@ -91,8 +90,7 @@ def _signature_batches(batches: Iterable[Any], a: list[int], b: list[int]) -> It
         if batch.num_rows == 0:
             continue
         lists = batch.column("shingles")
-        matrix = signature_batch(batch.column("id"), lists.offsets.to_numpy(),
-                                 lists.flatten().to_numpy(), a, b)
+        matrix = signature_batch(lists.offsets.to_numpy(), lists.flatten().to_numpy(), a, b)
         signature = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), len(a))
         yield pa.RecordBatch.from_arrays(
             [batch.column("id"), signature.cast(pa.list_(pa.int64()))], ["id", "signature"])
@@ -153,13 +151,13 @@ def similar_pairs(compared: Any, analysis: AnalysisConfig) -> Any:
     to_first = score_pairs(shared.where(F.col("id") != F.col("first"))
                            .select(F.col("first").alias("src"), F.col("id").alias("dst"))
                            .distinct(), shingles).localCheckpoint()
-    unlike_first = (shared.where(F.col("size") <= MAX_BUCKET)
+    small = shared.where(F.col("size") <= MAX_BUCKET)
+    unlike_first = (small
                     .join(to_first.where(F.col("similarity") < threshold)
                           .select(F.col("src").alias("first"), F.col("dst").alias("id")),
                           ["first", "id"])
                     .select("band", "bucket", F.col("id").alias("unlike")))
-    others = shared.where(F.col("size") <= MAX_BUCKET).select("band", "bucket", "id")
-    second_round = (unlike_first.join(others, ["band", "bucket"])
+    second_round = (unlike_first.join(small.select("band", "bucket", "id"), ["band", "bucket"])
                     .where(F.col("id") != F.col("unlike"))
                     .select(F.least("id", "unlike").alias("src"),
                             F.greatest("id", "unlike").alias("dst"))

@@ -9,7 +9,7 @@ def batch_signatures(sets, count):
     for shingles in sets:
         offsets.append(offsets[-1] + len(shingles))
     flat = [value for shingles in sets for value in shingles]
-    return signature_batch(list(range(len(sets))), offsets, flat, a, b).tolist()
+    return signature_batch(offsets, flat, a, b).tolist()
 
 
 def signature(shingles, count=256):
