@@ -15,7 +15,7 @@ from typing import Any
 from pipeline.cms.transform import describe_exports, record_items, write_rejects
 from pipeline.config import Config
 from pipeline.extract import check_tika
-from pipeline.index.bulk import BulkOutcome, write_arrow_batches
+from pipeline.index.bulk import index_items
 from pipeline.index.client import connect
 from pipeline.index.indices import prepare_index, publish_index
 from pipeline.manifest import Manifest
@@ -92,18 +92,6 @@ def _analysis_counts(staged: Any) -> dict[str, int]:
     return {name: int(row[name] or 0) for name in row.asDict()}
 
 
-def _index_staged(staged: Any, config: Config, index: str, dead_letter_dir: Path) -> BulkOutcome:
-    from pyspark.sql import functions as F
-
-    es = config.elasticsearch
-    directory = str(dead_letter_dir)
-    totals = (staged.select(*es_field_names())
-              .mapInArrow(lambda batches: write_arrow_batches(batches, es, index, directory),
-                          "indexed long, failed long")
-              .agg(F.sum("indexed").alias("indexed"), F.sum("failed").alias("failed")).first())
-    return BulkOutcome(indexed=int(totals["indexed"] or 0), failed=int(totals["failed"] or 0))
-
-
 def run_case(manifest: Manifest, config: Config, spark: Any,
              reporter: StageReporter | None = None) -> RunSummary:
     reporter = reporter or StageReporter(STAGES)
@@ -172,7 +160,8 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
     reporter.stage_started(f"indexing {staged_count} record(s) into Elasticsearch",
                            name="index")
     case_index = prepare_index(client, config.elasticsearch, manifest.case)
-    outcome = _index_staged(staged, config, case_index.index, dead_letter_dir)
+    outcome = index_items(staged, es_field_names(), config.elasticsearch, case_index.index,
+                          str(dead_letter_dir))
 
     reporter.stage_started(f"publishing {case_index.index} as {case_index.alias}",
                            name="publish")

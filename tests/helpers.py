@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,19 @@ def create_case(client: Any, es: Any, case: str, docs: list[dict[str, Any]]) -> 
          refresh=True)
     client.indices.put_alias(index=index, name=alias)
     return index
+
+
+def write_bulk_files(docs, out_dir: Path, chunk_bytes: int = 16 * 1024 * 1024) -> list[Path]:
+    """Hand-made `_bulk` bodies of about `chunk_bytes` for (id, document) pairs, for the ceiling's
+    tests: documents Trawl's own schema could never hold included."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bodies: list[bytes] = []
+    for doc_id, document in docs:
+        lines = (json.dumps({"index": {"_id": doc_id}}) + "\n" + json.dumps(document) + "\n").encode()
+        if not bodies or len(bodies[-1]) + len(lines) > chunk_bytes:
+            bodies.append(b"")
+        bodies[-1] += lines
+    paths = [out_dir / f"{number:06d}.ndjson" for number in range(len(bodies))]
+    for path, body in zip(paths, bodies):
+        path.write_bytes(body)
+    return paths

@@ -17,17 +17,17 @@ import concurrent.futures
 import email
 import email.policy
 import email.utils
-import json
 import mailbox
 import re
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from pipeline.index.bulk import arrow_rows, counts_batch, task_partition, to_document
+from pipeline.index.bulk import bulk_lines, chunks, counts_batch, task_partition
 from pipeline.schema import es_field_names
 
 MIB = 1024 * 1024
@@ -215,57 +215,30 @@ def readpst_extract(pst_paths: list[Path], work_dir: Path, workers: int = 2) -> 
 
 def build_bulk_files(spark: Any, parquet_dir: Path, out_dir: Path, limit: int | None = None,
                      chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> list[Path]:
-    """Trawl's staged items as prebuilt `_bulk` bodies in `out_dir`, each document made as the
-    index stage makes it (the ES fields of an Arrow row through
-    `pipeline.index.bulk.to_document`). `limit` takes a seeded sample of about that many.
+    """Trawl's staged items as prebuilt `_bulk` bodies of about `chunk_bytes` in `out_dir`, the
+    very lines the index stage sends (`pipeline.index.bulk.bulk_lines`). `limit` takes a seeded
+    sample of about that many.
 
     The Spark workers write the files, each task its own: collecting the documents to the
     driver, a partition at a time, ran out of heap at a million documents.
     """
-    frame = spark.read.parquet(str(parquet_dir)).select(*es_field_names())
+    frame = spark.read.parquet(str(parquet_dir))
     if limit is not None:
         total = frame.count()
         if total > limit:
             frame = frame.sample(fraction=limit / total, seed=CEILING_SAMPLE_SEED)
-    target = str(out_dir)
+    target = Path(out_dir)
 
     def write(batches: Iterator[Any]) -> Iterator[Any]:
-        documents = (to_document(row) for row in arrow_rows(batches))
-        files = write_bulk_files(((doc["id"], doc) for doc in documents), Path(target),
-                                 chunk_bytes, prefix=f"part{task_partition():05d}-")
-        yield counts_batch(files=len(files))
+        prefix = f"part{task_partition():05d}-"
+        written = 0
+        for written, chunk in enumerate(chunks(batches, sys.maxsize, chunk_bytes), start=1):
+            (target / f"{prefix}{written - 1:06d}.ndjson").write_bytes(chunk.body)
+        yield counts_batch(files=written)
 
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    frame.mapInArrow(write, "files long").collect()
-    return sorted(Path(out_dir).glob("*.ndjson"))
-
-
-def write_bulk_files(docs: Iterable[tuple[str, dict[str, Any]]], out_dir: Path,
-                     chunk_bytes: int = DEFAULT_CHUNK_BYTES, prefix: str = "") -> list[Path]:
-    """`_bulk` bodies of about `chunk_bytes` each: an index action with the `_id`, then the
-    document, serialised as elasticsearch-py does. The index is named by the URL, not here."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    handle = None
-    written = 0
-    try:
-        for doc_id, document in docs:
-            lines = (json.dumps({"index": {"_id": doc_id}}, separators=(",", ":")) + "\n"
-                     + json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
-                     ).encode("utf-8", "surrogatepass")
-            if handle is None or written + len(lines) > chunk_bytes and written:
-                if handle is not None:
-                    handle.close()
-                files.append(out_dir / f"{prefix}{len(files):06d}.ndjson")
-                handle = files[-1].open("wb")
-                written = 0
-            handle.write(lines)
-            written += len(lines)
-    finally:
-        if handle is not None:
-            handle.close()
-    return files
+    target.mkdir(parents=True, exist_ok=True)
+    bulk_lines(frame, es_field_names()).mapInArrow(write, "files long").collect()
+    return sorted(target.glob("*.ndjson"))
 
 
 def _send_bulk_file(client: Any, index: str, path: Path) -> tuple[int, int, int, list[Any]]:

@@ -8,9 +8,8 @@ from pipeline.config import ElasticsearchConfig
 from pipeline.errors import ServiceError
 
 
-def make_client(es: ElasticsearchConfig, fast_json: bool = False) -> Any:
-    """A client for `es`. `fast_json` serialises with orjson, which refuses lone surrogates:
-    only for documents that come out of Spark, where every string is valid Unicode."""
+def make_client(es: ElasticsearchConfig) -> Any:
+    """A client for `es`."""
     from elasticsearch import Elasticsearch
 
     options: dict[str, Any] = {"request_timeout": es.request_timeout, "max_retries": 3,
@@ -23,10 +22,6 @@ def make_client(es: ElasticsearchConfig, fast_json: bool = False) -> Any:
         options["verify_certs"] = es.verify_certs
         if es.ca_certs:
             options["ca_certs"] = es.ca_certs
-    if fast_json:
-        from elastic_transport import OrjsonSerializer
-
-        options["serializer"] = OrjsonSerializer()
     return Elasticsearch(es.url, **options)
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.bench import baselines
-from pipeline.bench.baselines import (build_bulk_files, ceiling_bulk, naive_ingest, readpst_extract,
-                                      write_bulk_files)
+from pipeline.bench.baselines import build_bulk_files, ceiling_bulk, naive_ingest, readpst_extract
 from pipeline.index.indices import load_mapping
 
-from helpers import corpus_path
+from helpers import corpus_path, write_bulk_files
 
 pytestmark = pytest.mark.integration
 
