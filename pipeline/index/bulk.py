@@ -134,6 +134,10 @@ def _failure(chunk: Chunk, position: int, index: str, status: int | None, error:
             "document": json.loads(document)}
 
 
+def _back_off(bulk: BulkConfig, attempt: int) -> None:
+    time.sleep(min(bulk.initial_backoff * 2 ** attempt, MAX_BACKOFF_SECONDS))
+
+
 def send_chunk(client: Any, index: str, chunk: Chunk, bulk: BulkConfig) -> tuple[int, list[dict]]:
     """(indexed, dead letters) for one body. Documents ES answers with 429, or the whole request
     when ES answers it with 429, are sent again after a doubling backoff, up to
@@ -151,13 +155,15 @@ def send_chunk(client: Any, index: str, chunk: Chunk, bulk: BulkConfig) -> tuple
             response = client.bulk(index=index, operations=body, filter_path=RESPONSE_FILTER)
         except ApiError as exc:
             if exc.meta.status == TOO_MANY_REQUESTS and not last_try:
-                time.sleep(min(bulk.initial_backoff * 2 ** attempt, MAX_BACKOFF_SECONDS))
+                _back_off(bulk, attempt)
                 continue
-            return indexed, failures + [_failure(chunk, position, index, exc.meta.status, str(exc))
-                                        for position in waiting]
+            refusal = (exc.meta.status, str(exc))
         except TransportError as exc:
-            return indexed, failures + [_failure(chunk, position, index, None,
-                                                 f"{type(exc).__name__}: {exc}")
+            refusal = (None, f"{type(exc).__name__}: {exc}")
+        else:
+            refusal = None
+        if refusal is not None:
+            return indexed, failures + [_failure(chunk, position, index, *refusal)
                                         for position in waiting]
         if not response.get("errors"):
             return indexed + len(waiting), failures
@@ -174,7 +180,7 @@ def send_chunk(client: Any, index: str, chunk: Chunk, bulk: BulkConfig) -> tuple
         if not again:
             break
         waiting = again
-        time.sleep(min(bulk.initial_backoff * 2 ** attempt, MAX_BACKOFF_SECONDS))
+        _back_off(bulk, attempt)
     return indexed, failures
 
 

@@ -16,6 +16,11 @@ from pipeline.schema import es_field_names, field_names, spark_schema
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 
+def dead_letters(directory) -> list[dict]:
+    return [json.loads(line) for path in directory.glob("part-*.jsonl")
+            for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 def test_every_item_is_indexed_or_a_dead_letter_with_bodies_in_flight(
         spark, es_client, scratch_index, test_config, tmp_path):
     mappings = load_mapping()["mappings"]
@@ -36,8 +41,7 @@ def test_every_item_is_indexed_or_a_dead_letter_with_bodies_in_flight(
     outcome = index_items(items, es_field_names(), es, scratch_index, str(tmp_path / "dead"))
 
     assert (outcome.indexed, outcome.failed) == (90, 10)
-    letters = [json.loads(line) for path in (tmp_path / "dead").glob("part-*.jsonl")
-               for line in path.read_text(encoding="utf-8").splitlines()]
+    letters = dead_letters(tmp_path / "dead")
     assert sorted(letter["index"]["_id"] for letter in letters) == [
         f"doc-{n:03d}" for n in range(3, 100, 10)]
     assert {letter["index"]["status"] for letter in letters} == {400}
@@ -60,7 +64,6 @@ def test_an_unreachable_node_turns_every_document_into_a_dead_letter(spark, test
     outcome = index_items(items, es_field_names(), es, "nowhere", str(tmp_path / "dead"))
 
     assert (outcome.indexed, outcome.failed) == (0, 5)
-    letters = [json.loads(line) for path in (tmp_path / "dead").glob("part-*.jsonl")
-               for line in path.read_text(encoding="utf-8").splitlines()]
+    letters = dead_letters(tmp_path / "dead")
     assert sorted(letter["document"]["id"] for letter in letters) == [f"doc-{n}" for n in range(5)]
     assert all(letter["index"]["error"].startswith("ConnectionError") for letter in letters)
