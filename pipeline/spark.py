@@ -16,6 +16,9 @@ def build_session(spark: SparkConfig, master: str | None = None):
     # Workers must run the interpreter that has Trawl's packages, not whatever `python3` is.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # glibc gives each thread that allocates its own 64 MB arena: the JVM and the Python workers
+    # it starts (which inherit this) run dozens of threads, and the arenas' slack shows as RSS.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     submitted = SparkConf().contains("spark.master")
     builder = (SparkSession.builder.appName(spark.app_name)
                .config("spark.sql.session.timeZone", "UTC")
@@ -26,6 +29,8 @@ def build_session(spark: SparkConfig, master: str | None = None):
                # of long texts cannot take a worker's memory.
                .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000")
                .config("spark.ui.showConsoleProgress", "true"))
+    if spark.java_options:
+        builder = builder.config("spark.driver.extraJavaOptions", spark.java_options)
     if master or not submitted:
         builder = builder.master(master or spark.master)
     session = builder.getOrCreate()
