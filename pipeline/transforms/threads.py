@@ -12,7 +12,7 @@ connected components of those links, found with joins and groupBys only.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from pipeline.transforms.hashes import EMAIL_TYPE, normalise_whitespace
 
@@ -24,6 +24,13 @@ CONVERSATION_HEX = 44
 REPLY_BLOCK_HEX = 10
 THREAD_INDEX_HEADER = r"(?im)^thread-index:[ \t]*([A-Za-z0-9+/=]+)"
 MAX_COMPONENT_ROUNDS = 64
+# thread_subject in the JVM, for ASCII subjects only: there Java's regex and lower-casing
+# agree with Python's, and NFC changes nothing. A run of what str.split() takes for
+# whitespace in ASCII (the information separators 1C-1F included), and every Re:/Fwd: prefix
+# at once: removing REPLY_PREFIX until nothing changes is the same as removing one run of it.
+ASCII_WHITESPACE_RUN = r"[\t\n\x0B\f\r\x1C-\x1F ]+"
+ASCII_ONLY = r"^[\x00-\x7F]*$"
+REPLY_PREFIX_RUN = "(?i)^(?:" + REPLY_PREFIX.pattern.removeprefix("^") + ")+"
 
 
 def thread_subject(subject: str | None) -> tuple[str, bool]:
@@ -40,22 +47,86 @@ def thread_subject(subject: str | None) -> tuple[str, bool]:
 
 
 def _subject_udf() -> Any:
+    """thread_subject as an Arrow UDF: one call per batch, not one pickled row per call."""
     from pyspark.sql import functions as F
 
-    # A lambda, because Spark would otherwise try to read a UDF flavour from the type hints;
-    # plain pickled UDFs: the Arrow flavour converts through pandas and was not measured here.
-    return F.udf(lambda subject: thread_subject(subject), "struct<subject:string,reply:boolean>",
-                 useArrow=False)
+    # No type hints: Spark would read the UDF's flavour from them, and without any it takes
+    # the scalar one (a batch of subjects in, a batch of results out).
+    def thread_subjects(subjects):
+        import pyarrow as pa
+
+        pairs = [thread_subject(subject) for subject in subjects.to_pylist()]
+        return pa.StructArray.from_arrays(
+            [pa.array([stripped for stripped, _ in pairs], pa.string()),
+             pa.array([reply for _, reply in pairs], pa.bool_())], names=["subject", "reply"])
+
+    return F.arrow_udf(thread_subjects, "struct<subject:string,reply:boolean>")
+
+
+def with_thread_subject(emails: Any) -> Any:
+    """emails with thread_subject and subject_reply, exactly as thread_subject() gives them.
+
+    The JVM works them out for ASCII subjects, nearly all of them; only the others, which need
+    NFC, Unicode whitespace and full case folding, cross to Python."""
+    from pyspark.sql import functions as F
+
+    text = F.coalesce("subject", F.lit(""))
+    ascii_only = text.rlike(ASCII_ONLY)
+    collapsed = F.trim(F.regexp_replace(text, ASCII_WHITESPACE_RUN, " "))
+    stripped = F.regexp_replace(collapsed, REPLY_PREFIX_RUN, "")
+    in_jvm = emails.where(ascii_only).select(
+        "*", F.lower(F.trim(stripped)).alias("thread_subject"),
+        (stripped != collapsed).alias("subject_reply"))
+    subject = _subject_udf()(F.col("subject"))
+    in_python = emails.where(~ascii_only).select(
+        "*", subject["subject"].alias("thread_subject"), subject["reply"].alias("subject_reply"))
+    return in_jvm.unionByName(in_python)
 
 
 # --- Connected components (shared with near_duplicates) ---------------------------------------
 
-def connected_components(edges: Any, max_rounds: int = MAX_COMPONENT_ROUNDS) -> Any:
+def connected_components(edges: Any, max_rounds: int = MAX_COMPONENT_ROUNDS,
+                         vertex_key: Callable[[Any], Any] | None = None) -> Any:
     """(vertex, component) for the undirected graph `edges` (src, dst); a component is named by
     its smallest vertex. Min-label propagation plus pointer jumping (a label's own label), so a
     chain of length n settles in about log n rounds. Each round is a few joins and a groupBy;
     it stops when a round changed no label, which a scan of the round's result tells. Nothing
-    but that yes/no reaches the driver."""
+    but that yes/no reaches the driver.
+
+    The rounds run on a 64-bit key of each vertex (`vertex_key` of the string column, xxhash64
+    unless given), whose joins and shuffles cost far less than the strings'; each component is
+    then named by its smallest string. Two vertices sharing a key would merge their components,
+    so then (or with a null vertex) the rounds run on the strings instead: one more scan
+    tells."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    key_of = vertex_key or F.xxhash64
+
+    def keyed(column: str) -> Any:
+        return F.when(F.col(column).isNotNull(), key_of(F.col(column))).alias(column + "_key")
+
+    # Read twice below, and callers may pass edges that are costly to compute.
+    edges = edges.select("src", "dst", keyed("src"), keyed("dst")).localCheckpoint()
+    directed = edges.union(edges.select("dst", "src", "dst_key", "src_key"))
+    vertices = (directed.groupBy("src_key")
+                .agg(F.min("src").alias("name"), F.max("src").alias("other_name"),
+                     F.least(F.min("dst_key"), F.col("src_key")).alias("label"))
+                .withColumnRenamed("src_key", "vertex").localCheckpoint())
+    key_shared = F.col("vertex").isNull() | (F.col("name") != F.col("other_name"))
+    if not vertices.where(key_shared).isEmpty():
+        return _string_components(edges, max_rounds)
+    key_edges = (directed.select(F.col("src_key").alias("src"), F.col("dst_key").alias("dst"))
+                 .distinct().localCheckpoint())
+    labels = _settle(key_edges, vertices.select("vertex", "label"), max_rounds)
+    # A window rather than a groupBy joined back: one shuffle instead of three.
+    return (labels.join(vertices.select("vertex", "name"), "vertex")
+            .select(F.col("name").alias("vertex"),
+                    F.min("name").over(Window.partitionBy("label")).alias("component")))
+
+
+def _string_components(edges: Any, max_rounds: int) -> Any:
+    """connected_components with the strings themselves as labels."""
     from pyspark.sql import functions as F
 
     both = (edges.select("src", "dst")
@@ -63,12 +134,20 @@ def connected_components(edges: Any, max_rounds: int = MAX_COMPONENT_ROUNDS) -> 
             .distinct().localCheckpoint())
     labels = (both.groupBy("src").agg(F.least(F.min("dst"), F.col("src")).alias("label"))
               .withColumnRenamed("src", "vertex").localCheckpoint())
+    return _settle(both, labels, max_rounds).select("vertex",
+                                                    F.col("label").alias("component"))
+
+
+def _settle(both: Any, labels: Any, max_rounds: int) -> Any:
+    """(vertex, label) once a round changes no label, or after max_rounds."""
+    from pyspark.sql import functions as F
+
     for _ in range(max_rounds):
         labels = _propagate_once(both, labels).localCheckpoint()
         if labels.where(F.col("changed")).isEmpty():
             break
         labels = labels.drop("changed")
-    return labels.select("vertex", F.col("label").alias("component"))
+    return labels.select("vertex", "label")
 
 
 def _propagate_once(both: Any, labels: Any) -> Any:
@@ -76,9 +155,9 @@ def _propagate_once(both: Any, labels: Any) -> Any:
     neighbours', then the label of that label."""
     from pyspark.sql import functions as F
 
+    no_label = F.lit(None).cast(labels.schema["label"].dataType)
     from_neighbours = (both.join(labels.withColumnRenamed("vertex", "dst"), "dst")
-                       .select(F.col("src").alias("vertex"), "label",
-                               F.lit(None).cast("string").alias("before")))
+                       .select(F.col("src").alias("vertex"), "label", no_label.alias("before")))
     merged = (from_neighbours.union(labels.select("vertex", "label", F.col("label")
                                                   .alias("before")))
               .groupBy("vertex").agg(F.min("label").alias("label"),
@@ -132,17 +211,16 @@ def message_rows(items: Any) -> Any:
                                   F.lit(False))
     has_links = (F.col("in_reply_to").isNotNull() | (F.size(references) > 0)
                  | has_conversation)
-    subject = _subject_udf()(F.col("subject"))
     participants = F.array_sort(F.array_distinct(F.filter(
         F.concat(F.array("from_address"), F.coalesce("recipient_addresses",
                                                      F.array().cast("array<string>"))),
         lambda address: address.isNotNull() & (address != ""))))
-    return top_level_emails(items).select(
+    return with_thread_subject(top_level_emails(items)).select(
         node_key().alias("node"), "id", "date", "in_reply_to",
         references.alias("references"), "conversation_index",
         F.coalesce("attachment_names", F.array().cast("array<string>")).alias("attachments"),
-        (~has_links).alias("fallback"), subject["subject"].alias("thread_subject"),
-        subject["reply"].alias("subject_reply"), participants.alias("participants"))
+        (~has_links).alias("fallback"), "thread_subject", "subject_reply",
+        participants.alias("participants"))
 
 
 def link_edges(messages: Any) -> Any:

@@ -1,6 +1,9 @@
 """Tier 1: the email hash, the EDRM Message Identification Hash and thread subjects, in plain
-Python (the Spark steps run these same functions as UDFs)."""
+Python (the Spark steps run these same functions as UDFs, except thread subjects of ASCII text,
+which the JVM works out with the patterns checked here)."""
 
+import random
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -8,7 +11,8 @@ import pytest
 from pipeline.mail import Origin, email_items
 from pipeline.transforms.hashes import (canonical_email, email_hash, message_id_hash,
                                         normalise_whitespace)
-from pipeline.transforms.threads import thread_subject
+from pipeline.transforms.threads import (ASCII_WHITESPACE_RUN, REPLY_PREFIX_RUN,
+                                         thread_subject)
 
 SENT = datetime(2019, 7, 1, 10, 0, 0, tzinfo=timezone.utc)
 ORIGIN = Origin("unit", "Jane Smith", "jane-smith", "/evidence/jane.mbox", "mbox", "offset 0")
@@ -117,3 +121,20 @@ def test_message_identification_hash_is_md5_of_the_id_with_its_brackets():
 ])
 def test_thread_subject_strips_reply_and_forward_prefixes(subject, expected):
     assert thread_subject(subject) == expected
+
+
+def test_the_jvm_whitespace_run_is_what_str_split_takes_for_whitespace_in_ascii():
+    for character in map(chr, range(128)):
+        assert bool(re.fullmatch(ASCII_WHITESPACE_RUN, character)) == character.isspace(), \
+            repr(character)
+
+
+def test_one_run_of_reply_prefixes_is_removing_them_one_at_a_time():
+    pieces = ["re", "RE", "Fw", "fwd", "AW", "wg", "sv", "vs", "antw", "tr", ":", " : ", "[2]",
+              "(12)", "[x]", " ", "Budget", "Regarding"]
+    rng = random.Random(20251127)
+    for _ in range(5000):
+        subject = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        text = normalise_whitespace(subject)
+        stripped = re.sub(REPLY_PREFIX_RUN, "", text, count=1)
+        assert (stripped.strip().lower(), stripped != text) == thread_subject(subject), subject
