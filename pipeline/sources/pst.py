@@ -2,14 +2,16 @@
 
 Work units. `plan` opens the file in the worker and walks its folders depth-first (a folder's own
 messages, then its sub-folders in index order), numbering every message 0, 1, 2 ... in that order.
-A unit with `start >= 0` reads the messages whose number is in `[start, end)` (`end` None: to the
-last one). One more unit per file, with `start == FILE_UNIT_START` (-1) and `end` None, reads what
-belongs to the file rather than to a folder: orphan and recovered (deleted) items, folders that
-could not be read, and the notice that the PST has a password. A file that cannot be opened plans
-one unit (0, None), whose `read` reports why.
+A unit with `start >= 0` reads the messages whose number is in `[start, end)`. What belongs to the
+file rather than to a folder (orphan and recovered (deleted) items, folders that could not be
+read, and the notice that the PST has a password) is read by a unit with `end` None: the unit
+(0, None) reads every message and then these, and the unit with `start == FILE_UNIT_START` (-1)
+reads only these. A file of up to MESSAGES_PER_UNIT messages, the common case, plans the one unit
+(0, None); a larger one plans its message ranges and the FILE_UNIT_START unit. A file that cannot
+be opened plans (0, None) too, whose `read` reports why.
 
-Where pypff falls short, `pffexport` (Debian's pff-tools, the same libpff) is run once per unit,
-in a temporary folder, and its output is read instead:
+Where pypff falls short, `pffexport` (Debian's pff-tools, the same libpff) is run, at most once
+per unit as a rule (see PffExport), in a temporary folder, and its output is read instead:
 - an embedded message (attach method 5) that pypff shows without a sub-item, e.g. the message
   inside ruby-msg/msgInMsg.pst, or an item type that pypff gives no attachments API although the
   item has attachments;
@@ -40,6 +42,7 @@ from pipeline.families import blob_items, child_path
 from pipeline.item_classes import item_type_for
 from pipeline.mail import MAX_FAMILY_DEPTH, Origin, ParseContext, exception_item
 from pipeline.records import Item, SourceFile, WorkUnit
+from pipeline.rtf import codec_for_codepage, encapsulated_html, rtf_to_text
 from pipeline.sources.base import SourceReader
 
 PST_MAGIC = b"!BDN"
@@ -131,13 +134,6 @@ PT_SHORT, PT_LONG, PT_BOOLEAN, PT_LONGLONG = 0x0002, 0x0003, 0x000B, 0x0014
 PT_STRING8, PT_UNICODE, PT_SYSTIME, PT_BINARY = 0x001E, 0x001F, 0x0040, 0x0102
 PT_MV_STRING8, PT_MV_UNICODE, PT_MV_BINARY = 0x101E, 0x101F, 0x1102
 
-# Windows code pages whose Python codec is not simply "cp<number>".
-CODEPAGE_CODECS = {65001: "utf-8", 1200: "utf-16-le", 1201: "utf-16-be", 20127: "ascii",
-                   20866: "koi8_r", 21866: "koi8_u", 50220: "iso2022_jp", 50221: "iso2022_jp",
-                   50222: "iso2022_jp", 50225: "iso2022_kr", 51932: "euc_jp", 51936: "gb2312",
-                   51949: "euc_kr", 52936: "hz", 54936: "gb18030", 936: "gbk", 950: "big5",
-                   **{28590 + n: f"iso-8859-{n}" for n in range(1, 16)}}
-
 PropKey = Union[int, tuple]
 Problem = tuple[str, str, str]   # (stage, reason, message): what could not be read, and why
 
@@ -148,12 +144,6 @@ class FallbackUnavailable(Exception):
 
 class FallbackFailed(Exception):
     """pffexport ran but could not give what was asked for."""
-
-
-def codec_for_codepage(codepage: int | None) -> str | None:
-    if not codepage:
-        return None
-    return CODEPAGE_CODECS.get(codepage, f"cp{codepage}")
 
 
 def filetime_to_datetime(raw: bytes | None) -> datetime | None:
@@ -318,7 +308,7 @@ def _describe(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# pffexport: the fallback, run once per unit in a temporary folder.
+# pffexport: the fallback, run in a temporary folder, once per unit as a rule (see PffExport).
 
 # pffexport 20180714 names an item's folder by its type and number (strings in the binary).
 ITEM_DIR_NAME = re.compile(r"^(Message|Appointment|Contact|DistributionList|Task|Note|Meeting"
@@ -437,64 +427,87 @@ def _export_attachment(entry: Path, table: list[dict], depth: int) -> RawAttachm
     return None
 
 
+# pffexport's outputs: -m <output> writes <target><suffix>; -m all writes both.
+EXPORT_FOLDER_SUFFIXES = {"items": ".export", "recovered": ".recovered"}
+
+
 class PffExport:
-    """pffexport run at most once, on first use, into a temporary folder removed by close()."""
+    """pffexport's outputs for one PST, in a temporary folder removed by close(): "items" (every
+    item, for what pypff cannot expose) and "recovered" (the recovery scan's deleted items).
 
-    def __init__(self, pst_path: str, mode: str) -> None:
+    pffexport runs on first use. Asked for the items first, it runs `-m all`, which costs about
+    what `-m items` does and writes the recovered items as well, so a unit that reads messages
+    and then recovered items runs it once. Asked for the recovered items first, it runs the much
+    cheaper `-m recovered`; only a later request for the items then runs it a second time.
+    """
+
+    def __init__(self, pst_path: str) -> None:
         self.pst_path = pst_path
-        self.mode = mode            # "items" or "recovered"
         self._temp: tempfile.TemporaryDirectory | None = None
-        self._root: Path | None = None
-        self._error: Exception | None = None
+        self._roots: dict[str, Path] = {}
+        self._errors: dict[str, Exception] = {}
         self._fingerprints: dict[Path, tuple] = {}
-        self._all_items: list[Path] | None = None
+        self._all_items: dict[str, list[Path]] = {}
 
-    def root(self) -> Path:
-        if self._error is not None:
-            raise self._error
-        if self._root is None:
+    def root(self, output: str = "items") -> Path:
+        if output in self._errors:
+            raise self._errors[output]
+        if output not in self._roots:
+            first_run = not self._roots and not self._errors
+            mode = "all" if output == "items" and first_run else output
+            outputs = list(EXPORT_FOLDER_SUFFIXES) if mode == "all" else [output]
             try:
-                self._root = self._run()
+                found = self._run(mode, outputs)
             except (FallbackUnavailable, FallbackFailed) as exc:
-                self._error = exc
-                raise
-        return self._root
+                found = dict.fromkeys(outputs, exc)
+            for name, result in found.items():
+                if isinstance(result, Exception):
+                    self._errors[name] = result
+                else:
+                    self._roots[name] = result
+            if output in self._errors:
+                raise self._errors[output]
+        return self._roots[output]
 
-    def _run(self) -> Path:
+    def _run(self, mode: str, outputs: list[str]) -> dict[str, Path | FallbackFailed]:
         command = shutil.which(PFFEXPORT_COMMAND)
         if command is None:
             raise FallbackUnavailable(f"{PFFEXPORT_COMMAND} (Debian package pff-tools) is not "
                                       "installed")
-        self._temp = tempfile.TemporaryDirectory(prefix="trawl-pffexport-")
-        target = Path(self._temp.name) / "export"
+        if self._temp is None:
+            self._temp = tempfile.TemporaryDirectory(prefix="trawl-pffexport-")
+        target = Path(self._temp.name) / mode   # a second run writes beside the first
         try:
             completed = subprocess.run(
-                [command, "-d", "-f", "all", "-q", "-m", self.mode, "-t", str(target),
+                [command, "-d", "-f", "all", "-q", "-m", mode, "-t", str(target),
                  self.pst_path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, timeout=PFFEXPORT_TIMEOUT_SECONDS, check=False)
         except subprocess.TimeoutExpired as exc:
             raise FallbackFailed(f"pffexport timed out after {exc.timeout} seconds") from exc
         except OSError as exc:
             raise FallbackFailed(f"pffexport could not run: {exc}") from exc
-        suffix = ".export" if self.mode == "items" else ".recovered"
-        output = target.with_name(target.name + suffix)
-        if completed.returncode != 0 and not output.is_dir():
-            tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-            raise FallbackFailed(f"pffexport exited with {completed.returncode}: "
-                                 + " ".join(tail))
-        output.mkdir(exist_ok=True)   # no recovered items: pffexport may write nothing
-        return output
+        found: dict[str, Path | FallbackFailed] = {}
+        for output in outputs:
+            folder = target.with_name(target.name + EXPORT_FOLDER_SUFFIXES[output])
+            if completed.returncode != 0 and not folder.is_dir():
+                tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+                found[output] = FallbackFailed(f"pffexport exited with {completed.returncode}: "
+                                               + " ".join(tail))
+            else:
+                folder.mkdir(exist_ok=True)   # no recovered items: pffexport may write nothing
+                found[output] = folder
+        return found
 
-    def item_dirs(self, under: Path | None = None) -> list[Path]:
+    def item_dirs(self, output: str = "items", under: Path | None = None) -> list[Path]:
         """Exported items outside attachments, in a stable order."""
         if under is not None:
-            return self._scan(under)
-        if self._all_items is None:
-            self._all_items = self._scan(self.root())
-        return self._all_items
+            return self._scan(output, under)
+        if output not in self._all_items:
+            self._all_items[output] = self._scan(output, self.root(output))
+        return self._all_items[output]
 
-    def _scan(self, under: Path) -> list[Path]:
-        root = self.root()
+    def _scan(self, output: str, under: Path) -> list[Path]:
+        root = self.root(output)
         return [directory for directory in sorted(under.rglob("*"))
                 if "Attachments" not in directory.relative_to(root).parts
                 and is_export_item_dir(directory)]
@@ -504,7 +517,8 @@ class PffExport:
         wanted = fingerprint(props)
         # pffexport names folders as the PST does, so the item is usually under the same path.
         preferred = self.root() / folder_path
-        candidates = self.item_dirs(preferred) if folder_path and preferred.is_dir() else []
+        candidates = (self.item_dirs("items", preferred) if folder_path and preferred.is_dir()
+                      else [])
         for directory in candidates + self.item_dirs():
             if self._fingerprint(directory) == wanted:
                 return directory
@@ -711,17 +725,6 @@ class PypffReader:
 # ---------------------------------------------------------------------------------------------
 # RawMessage -> items.
 
-RTF_CODEPAGE = re.compile(rb"\\ansicpg(\d+)")
-
-
-def rtf_to_text(rtf: bytes) -> str:
-    from striprtf.striprtf import rtf_to_text as strip
-
-    match = RTF_CODEPAGE.search(rtf[:2048])
-    codec = codec_for_codepage(int(match.group(1))) if match else "cp1252"
-    return strip(rtf.decode("latin-1"), encoding=codec or "cp1252", errors="replace")
-
-
 def _html_body(props: Props, warnings: list[str]) -> str | None:
     data = props.raw(PR_HTML)
     if not data:
@@ -741,14 +744,24 @@ def _body(message: RawMessage, warnings: list[str]) -> tuple[str, str | None, st
     if html and html.strip():
         return html_to_text(html), html, "html"
     if message.rtf:
-        try:
-            text = rtf_to_text(message.rtf).replace("\r\n", "\n").strip()
-        except Exception as exc:  # a broken RTF body must not cost the message
-            warnings.append(f"rtf body unreadable: {type(exc).__name__}")
-            text = ""
+        text, rtf_html = _rtf_body(message.rtf, warnings)
+        html = rtf_html or html
         if text:
             return text, html, "rtf"
     return "", html, "none"
+
+
+def _rtf_body(rtf: bytes, warnings: list[str]) -> tuple[str, str | None]:
+    """(text, HTML): HTML encapsulated in the RTF is read as HTML, and kept as the body's HTML,
+    since the message has no other; other RTF gives text only."""
+    try:
+        html = encapsulated_html(rtf)
+        if html is not None:
+            return html_to_text(html), html
+        return rtf_to_text(rtf).replace("\r\n", "\n").strip(), None
+    except Exception as exc:  # a broken RTF body must not cost the message
+        warnings.append(f"rtf body unreadable: {type(exc).__name__}")
+        return "", None
 
 
 def parse_one_off_entry_id(entry_id: bytes | None) -> tuple[str, str, str] | None:
@@ -1133,8 +1146,9 @@ class PstReader(SourceReader):
         return 90 if head.startswith(PST_MAGIC) else 0
 
     def plan(self, source: SourceFile, split_bytes: int) -> list[WorkUnit]:
-        """Message ranges of MESSAGES_PER_UNIT, then the file unit. `split_bytes` is unused:
-        a PST's cost is in its messages, not its bytes."""
+        """One unit for the whole file, or, past MESSAGES_PER_UNIT messages, message ranges of
+        MESSAGES_PER_UNIT and then the file unit. `split_bytes` is unused: a PST's cost is in
+        its messages, not its bytes."""
         def unit(start: int, end: int | None) -> WorkUnit:
             return WorkUnit(case=source.case, custodian=source.custodian,
                             custodian_id=source.custodian_id, path=source.path,
@@ -1147,10 +1161,13 @@ class PstReader(SourceReader):
         try:
             total = count_messages(pst)
         except Exception:  # the walk broke part-way: one unit reads what can be read
-            return [unit(0, None), unit(FILE_UNIT_START, None)]
+            return [unit(0, None)]
         finally:
             pst.close()
         size = max(MESSAGES_PER_UNIT, 1)
+        if total <= size:
+            # One task, and one pffexport run (PffExport), for the messages and the file's items.
+            return [unit(0, None)]
         return [unit(start, min(start + size, total)) for start in range(0, total, size)] \
             + [unit(FILE_UNIT_START, None)]
 
@@ -1161,21 +1178,29 @@ class PstReader(SourceReader):
             yield exception_item(self.origin(unit, "file"), None, "open pst",
                                  open_failure_reason(exc), _describe(exc))
             return
-        mode = "recovered" if unit.start == FILE_UNIT_START else "items"
-        export = PffExport(unit.path, mode)
+        export = PffExport(unit.path)
         try:
             names, names_problem = safe_name_map(pst)
             reader = PypffReader(names, export)
-            if unit.start == FILE_UNIT_START:
-                yield from self._file_items(unit, pst, reader, export, ctx, names_problem)
-            else:
-                yield from self._range_items(unit, pst, reader, ctx)
-        except Exception as exc:  # damage met while walking: what was read so far stands
-            yield exception_item(self.origin(unit, f"unit {unit.start}-{unit.end}"), None,
-                                 "read pst", "corrupt", _describe(exc))
+            if unit.start != FILE_UNIT_START:
+                yield from self._guarded(unit, unit.start, unit.end,
+                                         self._range_items(unit, pst, reader, ctx))
+            if unit.end is None:
+                yield from self._guarded(unit, FILE_UNIT_START, None, self._file_items(
+                    unit, pst, reader, export, ctx, names_problem))
         finally:
             export.close()
             pst.close()
+
+    def _guarded(self, unit: WorkUnit, start: int, end: int | None,
+                 items: Iterator[Item]) -> Iterator[Item]:
+        """The items of one part of a unit, its messages or the file's own items: damage in one
+        part must not cost the other, which a unit of its own used to read."""
+        try:
+            yield from items
+        except Exception as exc:  # damage met while walking: what was read so far stands
+            yield exception_item(self.origin(unit, f"unit {start}-{end}"), None, "read pst",
+                                 "corrupt", _describe(exc))
 
     def _range_items(self, unit: WorkUnit, pst: Any, reader: PypffReader,
                      ctx: ParseContext) -> Iterator[Item]:
@@ -1250,7 +1275,7 @@ class PstReader(SourceReader):
                          ctx: ParseContext) -> Iterator[Item]:
         # pypff has no recovery scan: pffexport -m recovered finds deleted items.
         try:
-            directories = export.item_dirs()
+            directories = export.item_dirs("recovered")
         except FallbackUnavailable as exc:
             yield exception_item(self.origin(unit, "recovered"), None, "read recovered items",
                                  "fallback_unavailable",
@@ -1261,7 +1286,7 @@ class PstReader(SourceReader):
                                  "corrupt", f"recovered items could not be read: {exc}")
             return
         for directory in directories:
-            relative = directory.relative_to(export.root())
+            relative = directory.relative_to(export.root("recovered"))
             folder = str(relative.parent) if relative.parent != Path(".") else None
             place = _Placement(self.origin(unit, f"recovered {relative}"), folder, True)
             try:

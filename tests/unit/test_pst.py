@@ -24,10 +24,11 @@ from pipeline.records import SourceFile, WorkUnit
 from pipeline.sources import detect_reader, pst
 from pipeline.sources.pst import PstReader, Props, RawMessage
 
-from helpers import corpus_path
+from helpers import CORPUS, corpus_path
 
 READER = PstReader()
 MISSING_COMMAND = "trawl-test-no-such-pffexport"
+CORPUS_PSTS = sorted(path.relative_to(CORPUS).parts for path in CORPUS.glob("*/*.pst"))
 
 
 def source_for(path: Path) -> SourceFile:
@@ -326,19 +327,43 @@ def test_unreadable_pst_plans_one_unit_that_reports_it(context, tmp_path):
     assert "unable to open" in items[0].exception_message
 
 
-# --- plan(): message ranges -------------------------------------------------------------------
+# --- plan(): one unit for a small PST, message ranges and the file unit for a large one -------
+
+def message_count(path: Path) -> int:
+    opened = pst.open_pst(str(path))
+    try:
+        return pst.count_messages(opened)
+    finally:
+        opened.close()
+
+
+@pytest.mark.parametrize("parts", CORPUS_PSTS, ids="/".join)
+def test_small_pst_is_one_unit_that_reads_what_ranges_and_the_file_unit_read(context, parts):
+    path = corpus_path(*parts)
+    assert [(unit.start, unit.end) for unit in READER.plan(source_for(path), 1 << 20)] == [
+        (0, None)]
+    # What the plan of a range and a file unit (before the one unit) read, item for item.
+    total = message_count(path)
+    separate = ([unit_for(path, 0, total)] if total else []) + [
+        unit_for(path, pst.FILE_UNIT_START, None)]
+    expected = [item.id for unit in separate for item in READER.read(unit, context)]
+    whole = [item.id for item in read_planned(path, context)]
+    assert whole == expected
+    assert len(set(whole)) == len(whole)
+
 
 @pytest.mark.parametrize("parts", [("aleph", "testPST.pst"), ("java-libpst", "dist-list.pst")])
-def test_ranges_read_exactly_what_one_whole_range_reads(context, monkeypatch, parts):
+def test_ranges_and_the_file_unit_read_exactly_what_the_whole_file_unit_reads(context,
+                                                                              monkeypatch, parts):
     path = corpus_path(*parts)
     monkeypatch.setattr(pst, "MESSAGES_PER_UNIT", 2)
     units = READER.plan(source_for(path), 1 << 20)
     ranges = [unit for unit in units if unit.start != pst.FILE_UNIT_START]
     assert len(ranges) >= 2
-    assert [unit.start for unit in units][-1] == pst.FILE_UNIT_START
+    assert [(unit.start, unit.end) for unit in units][-1] == (pst.FILE_UNIT_START, None)
     assert all(unit.end - unit.start <= 2 for unit in ranges)
 
-    split = [item.id for unit in ranges for item in READER.read(unit, context)]
+    split = [item.id for unit in units for item in READER.read(unit, context)]
     whole = [item.id for item in READER.read(unit_for(path, 0, None), context)]
     assert split == whole
     assert len(set(whole)) == len(whole)
@@ -348,6 +373,67 @@ def test_ids_are_the_same_on_every_read(context):
     path = corpus_path("ruby-msg", "msgInMsg.pst")
     assert [item.id for item in read_planned(path, context)] == [
         item.id for item in read_planned(path, context)]
+
+
+# --- pffexport: at most one run per small PST ---------------------------------------------------
+
+@pytest.fixture
+def pffexport_modes(monkeypatch):
+    """The -m mode of every pffexport the reader starts; the runs themselves are real."""
+    modes = []
+    real_run = subprocess.run
+
+    def recording_run(command, *args, **kwargs):
+        if "-m" in command and "-t" in command:
+            modes.append(command[command.index("-m") + 1])
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(pst.subprocess, "run", recording_run)
+    return modes
+
+
+@pytest.mark.parametrize("parts, modes, recovered", [
+    # Embedded items pypff hides need the items; the recovered items come from the same run.
+    (("ruby-msg", "msgInMsg.pst"), ["all"], 0),
+    (("java-libpst", "dist-list.pst"), ["all"], 3),
+    # pypff reads everything: only the recovery scan is run, as cheaply as it can be.
+    (("aleph", "testPST.pst"), ["recovered"], 1),
+    (("ruby-msg", "attachAndInline.pst"), ["recovered"], 0),
+], ids=["msgInMsg", "dist-list", "testPST", "attachAndInline"])
+def test_pffexport_runs_once_per_small_pst(context, pffexport_modes, parts, modes, recovered):
+    require("pffexport")
+    items = read_planned(corpus_path(*parts), context)
+    assert pffexport_modes == modes
+    assert len([item for item in items if item.recovered and item.level == 0]) == recovered
+    assert exceptions(items, "corrupt") == []
+    assert exceptions(items, "fallback_unavailable") == []
+
+
+def test_one_all_run_gives_the_items_and_the_same_recovered_items(pffexport_modes):
+    require("pffexport")
+    path = str(corpus_path("java-libpst", "dist-list.pst"))
+
+    def recovered(export):
+        root = export.root("recovered")
+        return [(str(directory.relative_to(root)),
+                 pst.export_message(directory).content_sha256())
+                for directory in export.item_dirs("recovered")]
+
+    items_first, recovered_only = pst.PffExport(path), pst.PffExport(path)
+    try:
+        assert items_first.item_dirs()                   # runs -m all
+        from_all_run = recovered(items_first)            # runs nothing more
+        assert pffexport_modes == ["all"]
+        from_recovered_run = recovered(recovered_only)   # runs -m recovered
+        assert pffexport_modes == ["all", "recovered"]
+        assert len(from_all_run) == 3
+        assert from_all_run == from_recovered_run
+        # Asked for the items only after the recovered ones, it has to run again.
+        assert recovered_only.item_dirs()
+        assert pffexport_modes == ["all", "recovered", "items"]
+    finally:
+        items_first.close()
+        recovered_only.close()
 
 
 # --- the file unit: recovered and orphan items -----------------------------------------------
@@ -428,7 +514,7 @@ def test_attachments_pypff_cannot_list_are_reported_when_pffexport_is_missing(mo
     item = FakeNonMessageItem(9, [FakeEntry(pst.PR_MESSAGE_CLASS, pst.PT_UNICODE,
                                             "IPM.Custom".encode("utf-16-le")),
                                   FakeEntry(pst.PR_MESSAGE_FLAGS, pst.PT_LONG, has_attachments)])
-    reader = pst.PypffReader({}, pst.PffExport("/nonexistent.pst", "items"))
+    reader = pst.PypffReader({}, pst.PffExport("/nonexistent.pst"))
     raw = reader.message(item, pst.ExportRef("Inbox"))
     assert raw.attachments == []
     assert [(stage, reason) for stage, reason, _ in raw.problems] == [
@@ -442,7 +528,7 @@ def test_orphan_messages_are_flagged_recovered_and_orphan_folders_skipped(contex
                            FakeEntry(pst.PR_SUBJECT, pst.PT_UNICODE,
                                      "Orphaned".encode("utf-16-le"))])
     folder = FakeItem(8, [FakeEntry(pst.PR_DISPLAY_NAME, pst.PT_UNICODE, b"I\x00")])
-    reader = pst.PypffReader({}, pst.PffExport("/nonexistent.pst", "items"))
+    reader = pst.PypffReader({}, pst.PffExport("/nonexistent.pst"))
     unit = unit_for(Path("/evidence/jane.pst"), pst.FILE_UNIT_START, None)
     items = list(READER._orphan_items(unit, FakePst([message, folder]), reader, context))
     assert [(item.subject, item.recovered, item.source_locator) for item in items] == [
@@ -467,6 +553,29 @@ def test_body_is_plain_text_then_html_then_rtf():
                      []) == ("From HTML", html.decode(), "html")
     assert pst._body(RawMessage(props(), rtf=rtf), []) == ("From RTF café", None, "rtf")
     assert pst._body(RawMessage(props()), []) == ("", None, "none")
+
+
+def test_rtf_body_with_encapsulated_html_is_read_as_that_html():
+    rtf = (rb"{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{\fonttbl{\f0\fswiss Arial;}}"
+           rb"{\*\htmltag64 <p>}\htmlrtf {\htmlrtf0 Caf\'e9 {\*\htmltag84 &amp;}\htmlrtf &"
+           rb"\htmlrtf0  bar{\*\htmltag72 </p>}\htmlrtf\par}\htmlrtf0 }")
+    assert pst._body(RawMessage(props(), rtf=rtf), []) == (
+        "Café & bar", "<p>Café &amp; bar</p>", "rtf")
+    # An HTML body with no text still stands as the HTML, as PR_HTML would.
+    image_only = rtf.replace(rb"Caf\'e9 {\*\htmltag84 &amp;}\htmlrtf &\htmlrtf0  bar",
+                             rb'{\*\htmltag84 <img src="cid:a">}')
+    assert pst._body(RawMessage(props(), rtf=image_only), []) == (
+        "", '<p><img src="cid:a"></p>', "none")
+
+
+def test_broken_rtf_body_costs_only_the_body():
+    warnings = []
+    broken = rb"{\rtf1\ansi \uc no number}"   # striprtf raises TypeError on \uc without one
+    assert pst._body(RawMessage(props(), rtf=broken), warnings) == ("", None, "none")
+    assert warnings == ["rtf body unreadable: TypeError"]
+    truncated = rb"{\rtf1\ansi\fromhtml1 {\*\htmltag64 <p>}Half a sen"
+    assert pst._body(RawMessage(props(), rtf=truncated), []) == (
+        "Half a sen", "<p>Half a sen", "rtf")
 
 
 def test_item_values_dump_is_parsed_into_properties():
