@@ -72,8 +72,7 @@ def assign_masters(items: Any, mode: str) -> Any:
                     .select(F.col("family_id").alias("counterpart_family"),
                             F.col("family_path").alias("counterpart_path"),
                             F.col("id").alias("counterpart")))
-    linked = items.drop("master_id", "is_duplicate").join(family_masters(items, mode),
-                                                          "family_id", "left")
+    linked = items.join(family_masters(items, mode), "family_id", "left")
     is_child = F.col("level") > 0
     followed = F.col("master_family").isNotNull() & (F.col("type") != EXCEPTION_TYPE)
     matched = linked.join(counterparts, is_child & followed
