@@ -18,8 +18,6 @@ from pipeline.config import AnalysisConfig
 from pipeline.transforms.hashes import EXCEPTION_TYPE
 from pipeline.transforms.threads import connected_components
 
-# Word characters in any script; everything else separates words.
-WORD_SEPARATORS = r"[^\p{L}\p{N}]+"
 LSH_SEED = 20240401
 # Similarities are ratios of set sizes; the epsilon keeps pairs exactly at the threshold.
 EPSILON = 1e-9
