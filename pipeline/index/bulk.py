@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
+from pipeline.arrow_strings import string_offsets
 from pipeline.config import BulkConfig, ElasticsearchConfig
 from pipeline.index.client import make_client
 
@@ -75,17 +76,11 @@ def bulk_lines(items: Any, fields: Iterable[str]) -> Any:
 def _line_buffers(batches: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
     """(data, offsets) of each Arrow batch's one string column: line k is
     data[offsets[k]:offsets[k+1]], read from the Arrow buffers without a Python string per row."""
-    import numpy as np
-    import pyarrow as pa
-
     for batch in batches:
         lines = batch.column(0)
         if len(lines) == 0:
             continue
-        offset_type = np.int64 if pa.types.is_large_string(lines.type) else np.int32
-        offsets = np.frombuffer(lines.buffers()[1], dtype=offset_type,
-                                count=len(lines) + 1, offset=lines.offset * offset_type().itemsize)
-        yield lines.buffers()[2], offsets.astype(np.int64)
+        yield lines.buffers()[2], string_offsets(lines)
 
 
 def chunks(batches: Iterable[Any], max_documents: int, max_bytes: int) -> Iterator[Chunk]:

@@ -14,6 +14,7 @@ import random
 import unicodedata
 from typing import Any, Iterable, Iterator
 
+from pipeline.arrow_strings import string_offsets
 from pipeline.config import AnalysisConfig
 from pipeline.transforms.hashes import EXCEPTION_TYPE
 from pipeline.transforms.threads import connected_components
@@ -109,12 +110,9 @@ def _utf8_buffers(strings: Any) -> tuple[Any, Any]:
     """(offsets, bytes) of an Arrow string array, offsets rebased to its first byte; a null
     is an empty string."""
     import numpy as np
-    import pyarrow as pa
 
-    offset_type = np.int64 if pa.types.is_large_string(strings.type) else np.int32
-    _, offset_buffer, data_buffer = strings.buffers()
-    offsets = np.frombuffer(offset_buffer, dtype=offset_type, count=len(strings) + 1,
-                            offset=strings.offset * offset_type().itemsize).astype(np.int64)
+    offsets = string_offsets(strings)
+    data_buffer = strings.buffers()[2]
     if data_buffer is None:
         return offsets - offsets[0], np.zeros(0, dtype=np.uint8)
     data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]]
