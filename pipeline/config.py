@@ -129,7 +129,7 @@ class BenchConfig:
     custodians: int
     seed: int
     naive_sample: int
-    ceiling_sample: int
+    ceiling_sample: int | None
 
 
 @dataclass(frozen=True)
