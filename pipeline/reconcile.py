@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from pipeline.cms.normalise import REJECT_CLASS
 from pipeline.errors import CaseNotFoundError
@@ -22,11 +22,12 @@ from pipeline.index.indices import resolve_case
 SOURCES_FILE = "sources.json"
 
 
-def source_counts(sources: Any, staged: Any, exports: Any = None) -> list[dict[str, Any]]:
+def source_counts(sources: Any, staged: Any, exports: Any = None) -> Iterator[dict[str, Any]]:
     """One row per evidence file: its custody hashes and its records found, by type.
 
     `exports` (pipeline.cms.transform.describe_exports' frame) adds each export's system, rows
-    read, records and rejects. Collects one small row per file (never per item) to the driver.
+    read, records and rejects. The rows are yielded as they arrive, a partition at a time: a case
+    of a few million loose EML files has as many rows, which the driver must never hold at once.
     """
     from pyspark.sql import functions as F
 
@@ -34,28 +35,27 @@ def source_counts(sources: Any, staged: Any, exports: Any = None) -> list[dict[s
               .groupBy("source_path")
               .agg(F.map_from_entries(F.collect_list(F.struct("type", "count"))).alias("found")))
     joined = sources.join(counts, sources.path == counts.source_path, "left")
-    rows = []
+    tallies = _export_tallies(exports, staged) if exports is not None else {}
     for row in joined.orderBy("custodian", "path").toLocalIterator():
-        rows.append({"path": row.path, "custodian": row.custodian, "format": row.format,
-                     "size": row.size, "md5": row.md5, "sha256": row.sha256,
-                     "error": row.error, "found": dict(sorted((row.found or {}).items()))})
-    if exports is not None:
-        _add_export_tallies(rows, exports, staged)
-    return rows
+        found = dict(sorted((row.found or {}).items()))
+        counted = {"path": row.path, "custodian": row.custodian, "format": row.format,
+                   "size": row.size, "md5": row.md5, "sha256": row.sha256,
+                   "error": row.error, "found": found}
+        if row.path in tallies:
+            system, rows_read, rejects = tallies[row.path]
+            counted.update(system=system, rows_read=rows_read,
+                           records=found.get("record", 0), rejects=rejects)
+        yield counted
 
 
-def _add_export_tallies(rows: list[dict[str, Any]], exports: Any, staged: Any) -> None:
-    """system, rows_read, records and rejects on each export file's row."""
+def _export_tallies(exports: Any, staged: Any) -> dict[str, tuple[str, int, int]]:
+    """(system, rows read, rejected rows) of each case-management export, by path: one row per
+    export file, which a case has few of."""
     rejects = {row.source_path: row["count"] for row in
                staged.where(staged.item_class == REJECT_CLASS).groupBy("source_path").count()
                .toLocalIterator()}
-    tallies = {row.path: (row.system, row.rows_read)
-               for row in exports.select("path", "system", "rows_read").toLocalIterator()}
-    for row in rows:
-        if row["path"] in tallies:
-            row["system"], row["rows_read"] = tallies[row["path"]]
-            row["records"] = row["found"].get("record", 0)
-            row["rejects"] = rejects.get(row["path"], 0)
+    return {row.path: (row.system, row.rows_read, rejects.get(row.path, 0))
+            for row in exports.select("path", "system", "rows_read").toLocalIterator()}
 
 
 def export_gaps(rows: list[dict[str, Any]]) -> list[str]:
@@ -66,10 +66,25 @@ def export_gaps(rows: list[dict[str, Any]]) -> list[str]:
             and row["rows_read"] != row["records"] + row["rejects"]]
 
 
-def write_sources(case_dir: Path, rows: list[dict[str, Any]]) -> Path:
+def write_sources(case_dir: Path, rows: Iterable[dict[str, Any]]) -> Path:
+    """The rows as one JSON list (as `json.dumps(list(rows), indent=1)` writes it), written as
+    they come and renamed into place once complete."""
     path = case_dir / SOURCES_FILE
     case_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    partial = path.with_name(path.name + ".partial")
+    written = 0
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            out.write("[")
+            for row in rows:
+                out.write(",\n " if written else "\n ")
+                out.write(json.dumps(row, indent=1, ensure_ascii=False).replace("\n", "\n "))
+                written += 1
+            out.write("\n]\n" if written else "]\n")
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
     return path
 
 

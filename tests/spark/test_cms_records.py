@@ -63,7 +63,7 @@ def test_rows_read_equal_records_plus_rejects_for_every_file(frames, generated):
 
 def test_sources_json_rows_carry_the_identity_and_it_holds(frames):
     exports, items, sources = frames
-    rows = source_counts(sources, items, exports)
+    rows = list(source_counts(sources, items, exports))
     assert len(rows) == 3
     for row in rows:
         assert row["system"] == "psd-cms" and row["custodian"] == "psd-cms"
