@@ -101,6 +101,7 @@ class SparkConfig:
     master: str
     app_name: str
     driver_memory: str
+    java_home: str | None
     java_options: str
     shuffle_partitions: int
     split_bytes: int

@@ -6,6 +6,17 @@ import os
 import sys
 
 from pipeline.config import SparkConfig
+from pipeline.errors import ConfigError
+
+
+def _use_java(java_home: str) -> None:
+    """Start the Spark JVM from `java_home`: pyspark's launcher reads JAVA_HOME. The JVM options
+    in conf/ are for that Java, so a missing one is an error rather than a quiet fallback."""
+    if not os.access(os.path.join(java_home, "bin", "java"), os.X_OK):
+        raise ConfigError(f"spark.java_home is {java_home}, which has no bin/java: install that "
+                          f"JDK, or set spark.java_home to another (with java_options it "
+                          f"accepts), or to null for the java on PATH")
+    os.environ["JAVA_HOME"] = java_home
 
 
 def build_session(spark: SparkConfig, master: str | None = None):
@@ -20,6 +31,8 @@ def build_session(spark: SparkConfig, master: str | None = None):
     # it starts (which inherit this) run dozens of threads, and the arenas' slack shows as RSS.
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     submitted = SparkConf().contains("spark.master")
+    if spark.java_home and not submitted:
+        _use_java(spark.java_home)
     builder = (SparkSession.builder.appName(spark.app_name)
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.shuffle.partitions", str(spark.shuffle_partitions))

@@ -302,8 +302,8 @@ def ratios(trawl: dict[str, Any], naive: Any, ceiling: Any, pst: dict[str, Any],
     return result
 
 
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
+def machine(config: Config) -> dict[str, Any]:
+    """What the numbers were measured on, with the Java that Spark runs on."""
     cpu = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -311,10 +311,12 @@ def machine() -> dict[str, Any]:
             break
     memory_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text()
                          .splitlines() if line.startswith("MemTotal")))
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    java_binary = (str(Path(config.spark.java_home) / "bin" / "java") if config.spark.java_home
+                   else "java")
+    java = subprocess.run([java_binary, "-version"], capture_output=True, text=True).stderr
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 1024 / 1024, 1),
             "kernel": platform.release(), "python": platform.python_version(),
-            "java": java.splitlines()[0] if java else "", "date": time.strftime("%Y-%m-%d")}
+            "java": f"Spark on {java.splitlines()[0]}" if java else "", "date": time.strftime("%Y-%m-%d")}
 
 
 def run_benchmark(config: Config, sizes: list[int], reporter: Reporter = silent,
@@ -323,7 +325,7 @@ def run_benchmark(config: Config, sizes: list[int], reporter: Reporter = silent,
     """Every size in turn; results merged into `<bench.directory>/results.json`."""
     results_path = bench_dir(config) / RESULTS_FILE
     results = json.loads(results_path.read_text()) if results_path.exists() else {"sizes": {}}
-    results["machine"] = machine()
+    results["machine"] = machine(config)
     for size in sizes:
         outcome = bench_size(config, size, reporter, shared_corpus, reuse_trawl)
         outcome["config"] = {"spark": asdict(config.spark),

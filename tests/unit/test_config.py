@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from pipeline.config import load_config
@@ -32,3 +34,12 @@ def test_unknown_overlay_key_is_refused_by_name(tmp_path):
 def test_config_is_frozen(base_config):
     with pytest.raises(Exception):
         base_config.spark.master = "yarn"
+
+
+def test_a_spark_java_home_without_java_is_refused_by_name(tmp_path, monkeypatch):
+    from pipeline.spark import _use_java
+
+    monkeypatch.setenv("JAVA_HOME", "/before")
+    with pytest.raises(ConfigError, match="spark.java_home"):
+        _use_java(str(tmp_path))
+    assert os.environ["JAVA_HOME"] == "/before"
