@@ -256,8 +256,9 @@ def bench_size(config: Config, size: int, reporter: Reporter,
 
     sample = min(config.bench.naive_sample, size)
     reporter(f"bench {size:,}: naive single-process ingest ({sample:,} messages)")
-    naive = baselines.naive_ingest(mail_paths, client, f"bench-scratch-naive-{size}",
-                                   limit=sample if sample < size else None)
+    naive = baselines.naive_ingest_apart(mail_paths, config.elasticsearch,
+                                         f"bench-scratch-naive-{size}",
+                                         limit=sample if sample < size else None)
     client.indices.delete(index=f"bench-scratch-naive-{size}", ignore_unavailable=True)
 
     pst = {}

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.bench import baselines
-from pipeline.bench.baselines import build_bulk_files, ceiling_bulk, naive_ingest, readpst_extract
+from pipeline.bench.baselines import (build_bulk_files, ceiling_bulk, naive_ingest,
+                                      naive_ingest_apart, readpst_extract)
 from pipeline.index.indices import load_mapping
 
 from helpers import corpus_path, write_bulk_files
@@ -70,6 +71,20 @@ def test_naive_ingest_with_a_limit_counts_only_the_bytes_it_read(
     # Each message as mailbox hands it over: without its From_ line or the blank line after it.
     assert result.bytes == len(PLAIN) + len(MALFORMED)
     assert es_client.count(index=scratch_index)["count"] == 2
+
+
+def test_naive_ingest_apart_runs_in_a_child_and_leaves_this_process_as_it_was(
+        test_config, es_client, scratch_index, mbox_with_one_malformed_message):
+    import multiprocessing
+    import os
+
+    result = naive_ingest_apart([mbox_with_one_malformed_message], test_config.elasticsearch,
+                                scratch_index)
+    assert result.extra["process"] != os.getpid()
+    assert result.items == 3 and result.extra["indexed"] == 3
+    assert result.extra["errors"] == {"message": 0, "body": 1, "date": 1}
+    assert es_client.count(index=scratch_index)["count"] == 3
+    assert not multiprocessing.active_children()
 
 
 def test_ceiling_bulk_indexes_every_prebuilt_document_with_the_real_mapping(
