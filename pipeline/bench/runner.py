@@ -318,7 +318,8 @@ def machine(config: Config) -> dict[str, Any]:
     java = subprocess.run([java_binary, "-version"], capture_output=True, text=True).stderr
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 1024 / 1024, 1),
             "kernel": platform.release(), "python": platform.python_version(),
-            "java": f"Spark on {java.splitlines()[0]}" if java else "", "date": time.strftime("%Y-%m-%d")}
+            "java": f"Spark on {java.splitlines()[0]}" if java else "",
+            "date": time.strftime("%Y-%m-%d")}
 
 
 def run_benchmark(config: Config, sizes: list[int], reporter: Reporter = silent,
