@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -172,7 +172,7 @@ def _naive_ingest_from_config(paths: list[Path], es: ElasticsearchConfig, index:
     from pipeline.index.client import make_client
 
     result = naive_ingest(paths, make_client(es), index, limit)
-    return BaselineResult(**{**asdict(result), "extra": {**result.extra, "process": os.getpid()}})
+    return replace(result, extra={**result.extra, "process": os.getpid()})
 
 
 # ---------------------------------------------------------------------------------------------
