@@ -154,15 +154,11 @@ def naive_ingest(paths: list[Path], es_url_or_client: Any, index: str,
 
 def naive_ingest_apart(paths: list[Path], es: ElasticsearchConfig, index: str,
                        limit: int | None = None) -> BaselineResult:
-    """`naive_ingest` in a fresh process of its own. The bench process's RSS is reported as the
-    Spark driver's, and parsing 50,000 messages leaves a Python heap larger than it found it:
-    run in place, the baseline of one size inflated the driver's figure of the next."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """`naive_ingest` in a fresh process of its own (`run_apart`): parsing 50,000 messages
+    leaves a Python heap larger than it found it."""
+    from pipeline.bench.measure import run_apart
 
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
-        return child.submit(_naive_ingest_from_config, list(paths), es, index, limit).result()
+    return run_apart(_naive_ingest_from_config, list(paths), es, index, limit)
 
 
 def _naive_ingest_from_config(paths: list[Path], es: ElasticsearchConfig, index: str,

@@ -193,3 +193,18 @@ def timed(name: str, seconds: dict[str, float]) -> Iterator[None]:
         yield
     finally:
         seconds[name] = time.perf_counter() - start
+
+
+def run_apart(function: Callable[..., Any], *args: Any) -> Any:
+    """`function(*args)` in a fresh Python process of its own (spawned, not forked), and its
+    result. The bench measures the Spark driver as the RSS of the process that runs Trawl, and
+    a Python process keeps what earlier work left in it: the Python heap, and the one JVM
+    PySpark starts per process and keeps across Spark sessions, with the classes, compiled code
+    and heap of every run before. Run apart, each measured run starts from nothing."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+        return child.submit(function, *args).result()
+

@@ -132,7 +132,8 @@ def _stage_peaks(sampler: Any, marks: list[tuple[str, float]], ended: float
 
 def trawl_run(config: Config, manifest_path: Path, case: str, corpus_bytes: int,
               reporter: Reporter) -> dict[str, Any]:
-    """Trawl end to end on one manifest, on a Spark session of its own, sampled for RSS."""
+    """Trawl end to end on one manifest, on a Spark session of its own, sampled for RSS. The
+    bench calls it through `run_apart`, so the driver's figures are this run's alone."""
     from pipeline.bench.measure import RssSampler
     from pipeline.manifest import load_manifest
     from pipeline.run import run_case
@@ -167,7 +168,7 @@ def trawl_run(config: Config, manifest_path: Path, case: str, corpus_bytes: int,
     steps[-1].peak_rss_mb = sampler.peak_rss_mb()
     return {"case": case, "summary": summary.to_dict(), "steps": [s.to_dict() for s in steps],
             "session_seconds": round(session_seconds, 1), "rss_timeline": sampler.timeline(),
-            "started": started}
+            "started": started, "process": os.getpid()}
 
 
 def _drop_case_indices(client: Any, config: Config, case: str) -> None:
@@ -209,6 +210,7 @@ def bench_size(config: Config, size: int, reporter: Reporter,
     the Trawl run saved for this size (and its staged case) instead of running it again, for
     when a baseline failed after an hour-long run."""
     from pipeline.bench import baselines
+    from pipeline.bench.measure import run_apart
     from pipeline.index.client import connect
     from pipeline.index.indices import load_mapping
     from pipeline.spark import build_session
@@ -230,7 +232,8 @@ def bench_size(config: Config, size: int, reporter: Reporter,
     else:
         _drop_case_indices(client, config, case)
         reporter(f"bench {size:,}: Trawl end to end ({corpus_bytes / MB:,.0f} MB)")
-        trawl = trawl_run(config, corpus_dir / "manifest.yaml", case, corpus_bytes, reporter)
+        trawl = run_apart(trawl_run, config, corpus_dir / "manifest.yaml", case, corpus_bytes,
+                          reporter)
         # Kept at once, so a baseline that fails later cannot lose an hour of measured run.
         partial.write_text(json.dumps(trawl, indent=1, default=str), encoding="utf-8")
     reporter(f"bench {size:,}: checking the truth and pre-building the ceiling's NDJSON")
@@ -267,7 +270,7 @@ def bench_size(config: Config, size: int, reporter: Reporter,
         pst_readpst = baselines.readpst_extract(pst_paths, bench_dir(config) / "readpst-out")
         shutil.rmtree(bench_dir(config) / "readpst-out", ignore_errors=True)
         _drop_case_indices(client, config, f"{case}-pst")
-        pst_trawl = trawl_run(config, _pst_only_manifest(corpus_dir), f"{case}-pst",
+        pst_trawl = run_apart(trawl_run, config, _pst_only_manifest(corpus_dir), f"{case}-pst",
                               _tree_bytes(pst_paths), reporter)
         pst = {"readpst": asdict(pst_readpst), "trawl": pst_trawl["steps"],
                "trawl_summary": pst_trawl["summary"]}

@@ -87,6 +87,31 @@ def test_naive_ingest_apart_runs_in_a_child_and_leaves_this_process_as_it_was(
     assert not multiprocessing.active_children()
 
 
+def test_trawl_run_apart_measures_a_driver_and_jvm_of_its_own(test_config, es_client,
+                                                              mbox_with_one_malformed_message):
+    import multiprocessing
+    import os
+
+    import yaml
+
+    from pipeline.bench.measure import run_apart
+    from pipeline.bench.runner import trawl_run
+    from pipeline.progress import silent
+
+    manifest = mbox_with_one_malformed_message.with_name("manifest.yaml")
+    manifest.write_text(yaml.safe_dump({"case": "unused", "sources": [
+        {"custodian": "Jane Smith", "paths": [str(mbox_with_one_malformed_message)]}]}))
+    run = run_apart(trawl_run, test_config, manifest, "test-bench-apart",
+                    mbox_with_one_malformed_message.stat().st_size, silent)
+    assert run["process"] != os.getpid()
+    assert run["summary"]["case"] == "test-bench-apart"
+    assert run["summary"]["items_by_type"] == {"email": 3, "attachment": 2, "exception": 1}
+    assert run["summary"]["indexed"] == run["summary"]["staged"] == 6
+    whole_run = run["steps"][-1]["peak_rss_mb"]
+    assert whole_run["driver (python)"] > 20 and whole_run["spark jvm"] > 100
+    assert not multiprocessing.active_children()
+
+
 def test_ceiling_bulk_indexes_every_prebuilt_document_with_the_real_mapping(
         es_client, scratch_index, tmp_path):
     files = write_bulk_files(item_docs(200), tmp_path / "bulk", chunk_bytes=16 * 1024)
