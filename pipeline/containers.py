@@ -1,8 +1,10 @@
-"""Archives (ZIP, TAR, 7z, RAR, gzip) opened in memory, entry by entry, at any depth.
+"""Archives (ZIP, TAR, 7z, RAR, gzip) opened entry by entry, at any depth.
 
-Nothing is ever extracted to disk, so a hostile entry name cannot escape anywhere; names are
-still normalised before they are recorded. Limits on entry count, entry size and expansion
-ratio stop zip bombs: what exceeds them becomes an exception record, never a crash.
+An archive is read from its bytes in memory, or from a stream when it is too large to hold
+(`families.streamed_blob_items`). Nothing is ever extracted to disk, so a hostile entry name
+cannot escape anywhere; names are still normalised before they are recorded. Limits on entry
+count and expansion ratio stop zip bombs: what exceeds them becomes an exception record, never
+a crash. An entry larger than `ingest.max_attachment_bytes` is streamed, never held whole.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import posixpath
 import tarfile
 import zipfile
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from pipeline.mail import Origin, ParseContext, exception_item
 from pipeline.records import Item
@@ -36,9 +38,21 @@ DOCUMENT_ZIP_MARKERS = ("[Content_Types].xml", "mimetype", "META-INF/manifest.xm
 class Entry:
     path: str
     size: int
-    read: Callable[[int], bytes]    # read(limit) -> at most limit + 1 bytes
+    # A fresh stream of the whole entry; None where the format gives none (7z).
+    open: Callable[[], BinaryIO] | None = None
+    read: Callable[[int], bytes] | None = None   # read(limit): at most limit + 1 bytes
+    # digest(max_bytes) -> (MD5, SHA-256, size), for an entry with no stream: its content is
+    # hashed as it is decompressed, never held.
+    digest: Callable[[int], tuple[str, str, int]] | None = None
     encrypted: bool = False
     is_link: bool = False           # a symbolic or hard link: recorded, never followed
+
+    def head(self, limit: int) -> bytes:
+        """At most limit + 1 bytes of the entry: one more than the limit says it goes past."""
+        if self.read is not None:
+            return self.read(limit)
+        with self.open() as stream:
+            return stream.read(limit + 1)
 
 
 class ContainerError(Exception):
@@ -85,41 +99,39 @@ def container_kind(data: bytes, name: str | None) -> str | None:
     return None
 
 
-def _zip_entries(data: bytes) -> Iterator[Entry]:
+def _zip_entries(source: BinaryIO) -> Iterator[Entry]:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ContainerError("corrupt", f"not a readable ZIP archive: {exc}") from exc
     for info in archive.infolist():
         if info.is_dir():
             continue
-        yield Entry(info.filename, info.file_size,
-                    lambda limit, info=info: archive.open(info).read(limit + 1),
+        yield Entry(info.filename, info.file_size, open=lambda info=info: archive.open(info),
                     encrypted=bool(info.flag_bits & 0x1),
                     is_link=(info.external_attr >> 16) & 0o170000 == 0o120000)
 
 
-def _tar_entries(data: bytes) -> Iterator[Entry]:
+def _tar_entries(source: BinaryIO) -> Iterator[Entry]:
     try:
-        archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
+        archive = tarfile.open(fileobj=source, mode="r:*")
         members = archive.getmembers()
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ContainerError("corrupt", f"not a readable TAR archive: {exc}") from exc
     for member in members:
         if member.issym() or member.islnk():
-            yield Entry(member.name, 0, lambda limit, m=member: m.linkname.encode()[:limit + 1],
-                        is_link=True)
+            yield Entry(member.name, 0, is_link=True,
+                        read=lambda limit, m=member: m.linkname.encode()[:limit + 1])
         elif member.isfile():
-            yield Entry(member.name, member.size,
-                        lambda limit, m=member: archive.extractfile(m).read(limit + 1))
+            yield Entry(member.name, member.size, open=lambda m=member: archive.extractfile(m))
 
 
-def _seven_zip_entries(data: bytes) -> Iterator[Entry]:
+def _seven_zip_entries(source: BinaryIO) -> Iterator[Entry]:
     import py7zr
     from py7zr.io import BytesIOFactory
 
     try:
-        archive = py7zr.SevenZipFile(io.BytesIO(data))
+        archive = py7zr.SevenZipFile(source)
         if archive.needs_password():
             raise ContainerError("encrypted", "the 7z archive is password-protected")
         files = [info for info in archive.list() if not info.is_directory]
@@ -136,35 +148,86 @@ def _seven_zip_entries(data: bytes) -> Iterator[Entry]:
             product = factory.get(filename)
             product.seek(0)
             return product.read()
-        yield Entry(info.filename, info.uncompressed or 0, read, is_link=info.is_symlink)
+
+        def digest(max_bytes: int, filename: str = info.filename) -> tuple[str, str, int]:
+            archive.reset()
+            factory = _hashing_factory(max_bytes)
+            archive.extract(targets=[filename], factory=factory)
+            return factory.product.digest()
+        yield Entry(info.filename, info.uncompressed or 0, read=read, digest=digest,
+                    is_link=info.is_symlink)
 
 
-def _rar_entries(data: bytes) -> Iterator[Entry]:
+def _hashing_factory(max_bytes: int) -> Any:
+    """A py7zr writer factory whose one product hashes what is written to it and keeps none."""
+    import hashlib
+
+    from py7zr.io import Py7zIO, WriterFactory
+
+    from pipeline.families import ExpansionLimit
+
+    class Hashing(Py7zIO):
+        def __init__(self) -> None:
+            self.md5, self.sha256, self.written = hashlib.md5(), hashlib.sha256(), 0
+
+        def write(self, data: bytes | bytearray) -> int:
+            self.md5.update(data)
+            self.sha256.update(data)
+            self.written += len(data)
+            if self.written > max_bytes:
+                raise ExpansionLimit(f"expands past {max_bytes} bytes")
+            return len(data)
+
+        def read(self, size: int | None = None) -> bytes:
+            return b""
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return self.written
+
+        def flush(self) -> None:
+            return None
+
+        def size(self) -> int:
+            return self.written
+
+        def digest(self) -> tuple[str, str, int]:
+            return self.md5.hexdigest(), self.sha256.hexdigest(), self.written
+
+    class Factory(WriterFactory):
+        def __init__(self) -> None:
+            self.product = Hashing()
+
+        def create(self, filename: str) -> Py7zIO:
+            return self.product
+
+    return Factory()
+
+
+def _rar_entries(source: BinaryIO) -> Iterator[Entry]:
     import rarfile
 
     try:
-        archive = rarfile.RarFile(io.BytesIO(data))
+        archive = rarfile.RarFile(source)
         infos = archive.infolist()
     except rarfile.PasswordRequired as exc:
         raise ContainerError("encrypted", "the RAR archive is password-protected") from exc
     except (rarfile.Error, OSError, ValueError) as exc:
         raise ContainerError("corrupt", f"not a readable RAR archive: {exc}") from exc
 
-    def read(limit: int, info: Any) -> bytes:
+    def open_entry(info: Any) -> BinaryIO:
         try:
-            with archive.open(info) as stream:
-                return stream.read(limit + 1)
+            return archive.open(info)
         except rarfile.RarCannotExec as exc:
             # Compressed RAR entries need an external decompressor (Debian: unar).
             raise ContainerError("unsupported", f"no RAR decompressor installed: {exc}") from exc
     for info in infos:
         if info.is_dir():
             continue
-        yield Entry(info.filename, info.file_size, lambda limit, info=info: read(limit, info),
+        yield Entry(info.filename, info.file_size, open=lambda info=info: open_entry(info),
                     encrypted=info.needs_password(), is_link=info.is_symlink())
 
 
-def _gzip_entries(data: bytes, name: str | None) -> Iterator[Entry]:
+def _gzip_entries(source: BinaryIO, name: str | None) -> Iterator[Entry]:
     base = posixpath.basename(name or "file.gz")
     if base.lower().endswith(".tgz"):
         inner = base[:-4] + ".tar"
@@ -173,31 +236,37 @@ def _gzip_entries(data: bytes, name: str | None) -> Iterator[Entry]:
     else:
         inner = base + ".out"
 
+    def open_stream() -> BinaryIO:
+        # One entry, opened one stream at a time: each starts from the archive's first byte.
+        source.seek(0)
+        return gzip.GzipFile(fileobj=source)
+
     def read(limit: int) -> bytes:
         try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            with open_stream() as stream:
                 return stream.read(limit + 1)
         except (OSError, EOFError) as exc:
             raise ContainerError("corrupt", f"not a readable gzip stream: {exc}") from exc
-    yield Entry(inner, -1, read)
+    yield Entry(inner, -1, open=open_stream, read=read)
 
 
-def _entries(kind: str, data: bytes, name: str | None) -> Iterator[Entry]:
+def _entries(kind: str, source: BinaryIO, name: str | None) -> Iterator[Entry]:
     if kind == "zip":
-        return _zip_entries(data)
+        return _zip_entries(source)
     if kind == "tar":
-        return _tar_entries(data)
+        return _tar_entries(source)
     if kind == "7z":
-        return _seven_zip_entries(data)
+        return _seven_zip_entries(source)
     if kind == "rar":
-        return _rar_entries(data)
-    return _gzip_entries(data, name)
+        return _rar_entries(source)
+    return _gzip_entries(source, name)
 
 
-def container_items(kind: str, data: bytes, container: Item, origin: Origin,
-                    ctx: ParseContext) -> list[Item]:
-    """The items inside an archive: one family member per entry, any depth below."""
-    from pipeline.families import blob_items, child_path
+def container_items(kind: str, content: bytes | BinaryIO, container: Item, origin: Origin,
+                    ctx: ParseContext, size: int | None = None) -> list[Item]:
+    """The items inside an archive: one family member per entry, any depth below. `content`
+    is the archive's bytes, or a stream that seeks cheaply and `size` is its length."""
+    from pipeline.families import ExpansionLimit, blob_items, child_path, streamed_blob_items
 
     def problem(reason: str, message: str, entry: str | None = None) -> Item:
         locator = f"{container.source_locator} > {entry}" if entry else container.source_locator
@@ -205,15 +274,20 @@ def container_items(kind: str, data: bytes, container: Item, origin: Origin,
                               container.file_name, locator)
 
     limit = ctx.ingest.max_attachment_bytes
+    if isinstance(content, bytes):
+        size, source = len(content), io.BytesIO(content)
+    else:
+        source = content
     try:
-        entries = list(_entries(kind, data, container.file_name))
+        entries = list(_entries(kind, source, container.file_name))
     except ContainerError as exc:
         return [problem(exc.reason, str(exc))]
     if len(entries) > MAX_ENTRIES:
         return [problem("too_many_entries", f"{len(entries)} entries (limit {MAX_ENTRIES})")]
     declared = sum(max(entry.size, 0) for entry in entries)
-    if declared > BOMB_FLOOR_BYTES and declared > MAX_EXPANSION_RATIO * max(len(data), 1):
-        return [problem("zip_bomb", f"would expand {len(data)} bytes to {declared} bytes "
+    most_expanded = max(BOMB_FLOOR_BYTES, MAX_EXPANSION_RATIO * max(size or 0, 1))
+    if declared > most_expanded:
+        return [problem("zip_bomb", f"would expand {size} bytes to {declared} bytes "
                                     f"(ratio limit {MAX_EXPANSION_RATIO})")]
     items: list[Item] = []
     for index, entry in enumerate(entries, start=1):
@@ -222,16 +296,24 @@ def container_items(kind: str, data: bytes, container: Item, origin: Origin,
             items.append(problem("encrypted", "the entry is password-protected", path))
             continue
         if entry.is_link:
-            target = entry.read(4096).decode("utf-8", "replace")
+            target = entry.head(4096).decode("utf-8", "replace")
             items.append(problem("link_entry", f"a link to {target!r}, recorded and not "
                                                f"followed", path))
             continue
-        if entry.size > limit:
-            items.append(problem("too_large", f"{entry.size} bytes exceeds "
-                                              f"ingest.max_attachment_bytes", path))
-            continue
+        name, family_path = posixpath.basename(path), child_path(container.family_path, index)
         try:
-            content = entry.read(limit)
+            content = entry.head(limit) if entry.size <= limit else None
+            if content is not None and len(content) <= limit:
+                children = blob_items(content, name, None, origin, ctx, container, family_path)
+            else:
+                children = streamed_blob_items(
+                    entry.open, name, None, origin, ctx, container, family_path,
+                    random_access=False, max_bytes=most_expanded,
+                    digest=entry.digest(most_expanded) if entry.open is None else None)
+        except ExpansionLimit as exc:
+            items.append(problem("zip_bomb", f"the entry {exc} (ratio limit "
+                                             f"{MAX_EXPANSION_RATIO})", path))
+            continue
         except ContainerError as exc:
             items.append(problem(exc.reason, str(exc), path))
             continue
@@ -239,11 +321,6 @@ def container_items(kind: str, data: bytes, container: Item, origin: Origin,
             reason = "encrypted" if "password" in str(exc).lower() else "corrupt"
             items.append(problem(reason, f"{type(exc).__name__}: {exc}", path))
             continue
-        if len(content) > limit:
-            items.append(problem("too_large", "expands past ingest.max_attachment_bytes", path))
-            continue
-        children = blob_items(content, posixpath.basename(path), None, origin, ctx, container,
-                              child_path(container.family_path, index))
         if children and children[0].type != "exception":
             children[0].folder_path = path
         items.extend(children)

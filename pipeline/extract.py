@@ -13,6 +13,7 @@ import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import BinaryIO, Callable
 
 from pipeline.config import TikaConfig
 from pipeline.decoding import decode_bytes, html_to_text
@@ -22,6 +23,7 @@ TEXT_TYPES = {"application/pgp-signature", "application/x-patch", "application/x
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 TEXT_EXTENSIONS = (".txt", ".csv", ".log", ".md", ".tsv")
 HTML_EXTENSIONS = (".html", ".htm", ".xhtml")
+UPLOAD_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Extraction:
     error_reason: str | None = None
     error_message: str | None = None
     detected_type: str | None = None   # what Tika recognised the bytes as
+    cut_at: int | None = None          # Tika stopped writing text at this many characters
 
 
 def _looks_like(mime_type: str | None, file_name: str | None, types: set[str],
@@ -124,12 +127,43 @@ class TextExtractor:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        extraction = self._extract_with_tika(data, file_name)
+        extraction = self._extract_with_tika(lambda: data, file_name)
         self.cache.put(key, extraction)
         return extraction
 
-    def _extract_with_tika(self, data: bytes, file_name: str | None) -> Extraction:
+    def extract_stream(self, open_stream: Callable[[], BinaryIO], size: int, sha256: str,
+                       file_name: str | None, mime_type: str | None,
+                       max_text_chars: int) -> Extraction:
+        """Text of content too large to hold in memory, of which at most `max_text_chars` is
+        kept: plain text and HTML from the stream's first bytes; anything else from Tika,
+        which reads a stream opened afresh for each attempt and stops writing at that many
+        characters (its writeLimit). Neither the content nor its text is ever held whole."""
+        is_html = _looks_like(mime_type, file_name, HTML_TYPES, HTML_EXTENSIONS)
+        if is_html or _is_plain_text(mime_type, file_name):
+            # A character takes at most four bytes in UTF-8.
+            with open_stream() as stream:
+                head = stream.read(4 * max_text_chars)
+                more = bool(stream.read(1))
+            text = decode_bytes(head, None, [])
+            return Extraction(html_to_text(text) if is_html else text,
+                              "html" if is_html else "plain",
+                              cut_at=max_text_chars if more else None)
+        if size > self.tika.max_bytes:
+            return Extraction(None, "none", "too_large",
+                              f"{size} bytes exceeds tika.max_bytes ({self.tika.max_bytes})")
+        key = f"{sha256}:{int(self.tika.ocr)}:{max_text_chars}"
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        extraction = self._extract_with_tika(open_stream, file_name, max_text_chars)
+        self.cache.put(key, extraction)
+        return extraction
+
+    def _extract_with_tika(self, body: Callable[[], bytes | BinaryIO], file_name: str | None,
+                           write_limit: int | None = None) -> Extraction:
         headers = {"Accept": "application/json"}
+        if write_limit is not None:
+            headers["writeLimit"] = str(write_limit)
         if file_name:
             # Tika uses the name as a detection hint; headers must be latin-1 safe.
             headers["Content-Disposition"] = (
@@ -139,7 +173,7 @@ class TextExtractor:
         last_error = ("extraction_failed", "no attempt made")
         for attempt in range(self.tika.retries + 1):
             try:
-                status, body = self._call_tika(data, headers)
+                status, answer = self._call_tika(body, headers)
             except Exception as exc:  # requests raises many types; all mean "no answer"
                 name = type(exc).__name__
                 reason = "timeout" if "timeout" in name.lower() else "tika_unavailable"
@@ -148,25 +182,35 @@ class TextExtractor:
                     time.sleep(min(2 ** attempt, 4))
                 continue
             if status == 200:
-                return self._text_from_rmeta(body)
-            last_error = (_classify_tika_failure(status, body),
-                          f"Tika answered HTTP {status}: {body[:500]}")
+                return self._text_from_rmeta(answer, write_limit)
+            last_error = (_classify_tika_failure(status, answer),
+                          f"Tika answered HTTP {status}: {answer[:500]}")
             if status < 500 or last_error[0] == "encrypted":
                 break  # a client error or an encrypted file will fail the same way again
         return Extraction(None, "none", *last_error)
 
-    def _call_tika(self, data: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    def _call_tika(self, body: Callable[[], bytes | BinaryIO],
+                   headers: dict[str, str]) -> tuple[int, str]:
         from tika import tika as tika_module
 
         # Client-only mode: never let the package download or start a server of its own.
         tika_module.TikaClientOnly = True
-        status, body = tika_module.callServer(
-            "put", self.tika.url.rstrip("/"), "/rmeta/text", data, headers, False,
-            requestOptions={"timeout": self.tika.timeout})
-        return status, body if isinstance(body, str) else body.decode("utf-8", "replace")
+        content = body()
+        # A stream goes as chunks read one at a time: requests would otherwise seek to its end
+        # for a Content-Length, and an archive entry's stream seeks by decompressing.
+        sent = (iter(lambda: content.read(UPLOAD_CHUNK), b"") if hasattr(content, "read")
+                else content)
+        try:
+            status, answer = tika_module.callServer(
+                "put", self.tika.url.rstrip("/"), "/rmeta/text", sent, headers, False,
+                requestOptions={"timeout": self.tika.timeout})
+        finally:
+            if hasattr(content, "close"):
+                content.close()
+        return status, answer if isinstance(answer, str) else answer.decode("utf-8", "replace")
 
     @staticmethod
-    def _text_from_rmeta(body: str) -> Extraction:
+    def _text_from_rmeta(body: str, write_limit: int | None = None) -> Extraction:
         try:
             documents = json.loads(body) if body else []
         except json.JSONDecodeError:
@@ -177,15 +221,17 @@ class TextExtractor:
         detected = (container.get("Content-Type") or "").split(";")[0].strip() or None
         texts = [doc.get("X-TIKA:content") or "" for doc in documents]
         text = "\n".join(t.strip() for t in texts if t.strip())
+        cut_at = write_limit if any(doc.get("X-TIKA:EXCEPTION:write_limit_reached") == "true"
+                                    for doc in documents) else None
         failure = container.get("X-TIKA:EXCEPTION:container_exception")
         if failure:
             return Extraction(text or None, "tika" if text else "none",
                               _classify_tika_failure(500, failure),
-                              failure.splitlines()[0][:500], detected)
+                              failure.splitlines()[0][:500], detected, cut_at)
         if detected == "application/octet-stream" and not text:
             return Extraction(None, "none", "unsupported",
                               "Tika does not recognise this format", detected)
-        return Extraction(text, "tika", detected_type=detected)
+        return Extraction(text, "tika", detected_type=detected, cut_at=cut_at)
 
 
 def check_tika(tika: TikaConfig) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from pipeline import ids
+from pipeline.extract import Extraction
 from pipeline.mail import MAX_FAMILY_DEPTH, Origin, ParseContext, email_items, exception_item
 from pipeline.records import Item
 
@@ -40,41 +41,48 @@ def _sniff_parser(data: bytes, name: str | None, declared_mime: str | None) -> E
 
 
 HASH_CHUNK = 1 << 20
+HEAD_BYTES = 4096
+# ZIP-based documents, told from archives by name when the ZIP cannot be listed from a stream.
+ZIP_DOCUMENT_EXTENSIONS = (".docx", ".docm", ".xlsx", ".xlsm", ".pptx", ".pptm", ".odt",
+                           ".ods", ".odp", ".epub", ".vsdx", ".xps")
+
+OpenStream = Callable[[], BinaryIO]
+
+
+class ExpansionLimit(Exception):
+    """A stream yielded more bytes than its container could honestly expand to."""
+
+
+def stream_hashes(open_stream: OpenStream, max_bytes: int | None = None) -> tuple[str, str, int]:
+    """MD5, SHA-256 and size of a stream, read in chunks so content of any size costs no memory.
+    Raises ExpansionLimit past `max_bytes`."""
+    md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+    with open_stream() as stream:
+        for chunk in iter(lambda: stream.read(HASH_CHUNK), b""):
+            md5.update(chunk)
+            sha256.update(chunk)
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise ExpansionLimit(f"expands past {max_bytes} bytes")
+    return md5.hexdigest(), sha256.hexdigest(), size
 
 
 def file_hashes(path: str) -> tuple[str, str]:
-    """MD5 and SHA-256 of a file, read in chunks so a file of any size costs no memory."""
-    md5, sha256 = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
-            md5.update(chunk)
-            sha256.update(chunk)
-    return md5.hexdigest(), sha256.hexdigest()
-
-
-def oversize_file_items(path: str, size: int, origin: Origin, limit: int) -> list[Item]:
-    """A file too large to read into memory: its item with streamed hashes, and why no text."""
-    md5, sha256 = file_hashes(path)
-    name = path.rsplit("/", 1)[-1]
-    item = Item(id=ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
-                                    origin.locator, sha256),
-                case=origin.case, type="document",
-                item_class=mimetypes.guess_type(name)[0] or "application/octet-stream",
-                custodian=origin.custodian, custodian_id=origin.custodian_id,
-                custodians=[origin.custodian], source_path=origin.source_path,
-                source_format=origin.source_format, source_locator=origin.locator,
-                file_name=name, mime_type=mimetypes.guess_type(name)[0], size=size, md5=md5,
-                sha256=sha256, text_source="none")
-    item.family_id = item.id
-    return [item, exception_item(origin, item.id, "read file", "too_large",
-                                 f"{size} bytes exceeds ingest.max_attachment_bytes ({limit}); "
-                                 f"hashed in full, contents not read", name)]
+    """MD5 and SHA-256 of a file, read in chunks."""
+    md5, sha256, _ = stream_hashes(lambda: open(path, "rb"))
+    return md5, sha256
 
 
 def file_item(data: bytes, name: str | None, mime_type: str | None, origin: Origin,
               parent: Item | None, family_path: str, item_type: str | None = None) -> Item:
     """The item for a file as such: a document at the top, an attachment below a parent."""
-    md5, sha256 = hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()
+    return _new_file_item(hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest(),
+                          len(data), name, mime_type, origin, parent, family_path, item_type)
+
+
+def _new_file_item(md5: str, sha256: str, size: int, name: str | None, mime_type: str | None,
+                   origin: Origin, parent: Item | None, family_path: str,
+                   item_type: str | None = None) -> Item:
     mime_type = mime_type or (mimetypes.guess_type(name)[0] if name else None)
     if parent is None:
         item_id = ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
@@ -88,7 +96,7 @@ def file_item(data: bytes, name: str | None, mime_type: str | None, origin: Orig
         custodian_id=origin.custodian_id, custodians=[origin.custodian],
         source_path=origin.source_path, source_format=origin.source_format,
         source_locator=origin.locator if not family_path else f"{origin.locator} > {family_path}",
-        file_name=name, mime_type=mime_type, size=len(data), md5=md5, sha256=sha256)
+        file_name=name, mime_type=mime_type, size=size, md5=md5, sha256=sha256)
     if parent is None:
         item.family_id, item.level, item.family_path = item.id, 0, ""
     else:
@@ -107,11 +115,9 @@ def blob_items(data: bytes, name: str | None, declared_mime: str | None, origin:
                ctx: ParseContext, parent: Item | None, family_path: str,
                charset: str | None = None) -> list[Item]:
     """Every item in a file's bytes: itself, what it contains, and exceptions for what failed."""
-    level = 0 if parent is None else parent.level + 1
-    if level > MAX_FAMILY_DEPTH:
-        return [exception_item(origin, parent.id if parent else None, "open attachment",
-                               "too_deep", f"nesting deeper than {MAX_FAMILY_DEPTH} levels",
-                               name, f"{origin.locator} > {family_path}")]
+    too_deep = _too_deep(name, origin, parent, family_path)
+    if too_deep:
+        return too_deep
     parser = _sniff_parser(data, name, declared_mime)
     if parser is not None:
         return parser(data, origin, ctx, parent, family_path)
@@ -125,6 +131,84 @@ def blob_items(data: bytes, name: str | None, declared_mime: str | None, origin:
     return [item, *_extract_text(item, data, charset, origin, ctx)]
 
 
+def _too_deep(name: str | None, origin: Origin, parent: Item | None,
+              family_path: str) -> list[Item]:
+    if parent is None or parent.level + 1 <= MAX_FAMILY_DEPTH:
+        return []
+    return [exception_item(origin, parent.id, "open attachment", "too_deep",
+                           f"nesting deeper than {MAX_FAMILY_DEPTH} levels", name,
+                           f"{origin.locator} > {family_path}")]
+
+
+def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
+                        declared_mime: str | None, origin: Origin, ctx: ParseContext,
+                        parent: Item | None, family_path: str, random_access: bool,
+                        max_bytes: int | None = None,
+                        digest: tuple[str, str, int] | None = None) -> list[Item]:
+    """`blob_items` for content larger than `ingest.max_attachment_bytes`, which is never held
+    in memory. `open_stream` opens it afresh each time it is called: one pass hashes it, and
+    Tika reads another, writing at most `ingest.max_text_chars` of text.
+
+    An archive is opened from the stream when the stream has `random_access` (a loose file, a
+    PST attachment). An archive entry's stream seeks backwards by decompressing again from the
+    start, so an archive that large inside another is hashed and recorded as too large to open,
+    as is a message that large. `max_bytes` bounds what an archive entry's stream may expand to
+    (a zip bomb). Content with no stream (a 7z entry) comes with its `digest` (MD5, SHA-256,
+    size), and is recorded as too large to read."""
+    too_deep = _too_deep(name, origin, parent, family_path)
+    if too_deep:
+        return too_deep
+    md5, sha256, size = digest or stream_hashes(open_stream, max_bytes)
+    item = _new_file_item(md5, sha256, size, name, declared_mime, origin, parent, family_path)
+    limit = ctx.ingest.max_attachment_bytes
+
+    def too_large(why: str) -> list[Item]:
+        item.text_source = "none"
+        stage = "read file" if parent is None else "read attachment"
+        return [item, exception_item(origin, item.id, stage, "too_large",
+                                     f"{size} bytes exceeds ingest.max_attachment_bytes "
+                                     f"({limit}); hashed in full, {why}", name,
+                                     item.source_locator)]
+
+    if open_stream is None:
+        return too_large("its format gives no stream to read it from")
+    with open_stream() as stream:
+        head = stream.read(HEAD_BYTES)
+    if _sniff_parser(head, name, declared_mime) is not None or (
+            head.startswith(OLE_MAGIC) and (name or "").lower().endswith(".msg")):
+        return too_large("a message this large is not parsed")
+    from pipeline.containers import container_items, container_kind
+
+    kind = container_kind(head, name)
+    if kind == "zip" and _is_zip_document(open_stream, name, random_access):
+        kind = None
+    if kind is not None:
+        if not random_access:
+            return too_large("an archive this large inside an archive is not opened")
+        item.text_source = "none"
+        with open_stream() as stream:
+            return [item, *container_items(kind, stream, item, origin, ctx, size)]
+    return [item, *_apply_extraction(item, ctx.extractor.extract_stream(
+        open_stream, size, sha256, name, item.mime_type, ctx.ingest.max_text_chars),
+        origin, ctx)]
+
+
+def _is_zip_document(open_stream: OpenStream, name: str | None, random_access: bool) -> bool:
+    """An OOXML or ODF document, not an archive: by its entries when the ZIP can be listed
+    cheaply, else by its name."""
+    if random_access:
+        import zipfile
+
+        from pipeline.containers import DOCUMENT_ZIP_MARKERS
+
+        try:
+            with open_stream() as stream, zipfile.ZipFile(stream) as archive:
+                return any(marker in archive.NameToInfo for marker in DOCUMENT_ZIP_MARKERS)
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return False
+    return (name or "").lower().endswith(ZIP_DOCUMENT_EXTENSIONS)
+
+
 def _extract_text(item: Item, data: bytes, charset: str | None, origin: Origin,
                   ctx: ParseContext) -> list[Item]:
     if len(data) > ctx.ingest.max_attachment_bytes:
@@ -132,13 +216,21 @@ def _extract_text(item: Item, data: bytes, charset: str | None, origin: Origin,
         return [exception_item(origin, item.id, "extract text", "too_large",
                                f"{len(data)} bytes exceeds ingest.max_attachment_bytes",
                                item.file_name, item.source_locator)]
-    warnings: list[str] = []
     extraction = ctx.extractor.extract(data, item.file_name, item.mime_type, charset)
-    if extraction.text is not None and len(extraction.text) > ctx.ingest.max_text_chars:
+    return _apply_extraction(item, extraction, origin, ctx)
+
+
+def _apply_extraction(item: Item, extraction: Extraction, origin: Origin,
+                      ctx: ParseContext) -> list[Item]:
+    """Set the item's text from an Extraction; an exception record for a failure."""
+    warnings: list[str] = []
+    if extraction.cut_at is not None:
+        warnings.append(f"text truncated at {extraction.cut_at} characters; the rest was "
+                        f"not read")
+    elif extraction.text is not None and len(extraction.text) > ctx.ingest.max_text_chars:
         warnings.append(f"text truncated at {ctx.ingest.max_text_chars} characters")
-        item.body = extraction.text[:ctx.ingest.max_text_chars]
-    else:
-        item.body = extraction.text
+    item.body = (extraction.text[:ctx.ingest.max_text_chars] if extraction.text is not None
+                 else None)
     item.text_source = extraction.source
     item.decode_warnings = warnings
     if extraction.detected_type and (not item.mime_type

@@ -43,20 +43,19 @@ class SourceReader(ABC):
 class WholeFileReader(SourceReader):
     """A format read whole, in one task: the file's bytes are handed to `items_from_bytes`.
 
-    Files larger than `ingest.max_attachment_bytes` are not read into memory: they are hashed
-    as a stream and indexed by their metadata, with a `too_large` exception saying why.
+    Files larger than `ingest.max_attachment_bytes` are not read into memory: they are read
+    as streams (`families.streamed_blob_items`).
     """
 
     def read(self, unit: WorkUnit, ctx: ParseContext) -> Iterator[Item]:
         origin = self.origin(unit, "file")
         file_name = os.path.basename(unit.path)
         try:
-            size = os.path.getsize(unit.path)
-            if size > ctx.ingest.max_attachment_bytes:
-                from pipeline.families import oversize_file_items
+            if os.path.getsize(unit.path) > ctx.ingest.max_attachment_bytes:
+                from pipeline.families import streamed_blob_items
 
-                yield from oversize_file_items(unit.path, size, origin,
-                                               ctx.ingest.max_attachment_bytes)
+                yield from streamed_blob_items(lambda: open(unit.path, "rb"), file_name, None,
+                                               origin, ctx, None, "", random_access=True)
                 return
             with open(unit.path, "rb") as handle:
                 data = handle.read()

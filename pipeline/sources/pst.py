@@ -24,6 +24,8 @@ exception record (reason `fallback_unavailable`) names what could not be read.
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import re
 import shutil
 import struct
@@ -34,11 +36,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, BinaryIO, Callable, Iterator, Union
 
 from pipeline import ids
 from pipeline.decoding import decode_bytes, format_address, html_to_text, parse_date
-from pipeline.families import blob_items, child_path
+from pipeline.families import blob_items, child_path, stream_hashes, streamed_blob_items
 from pipeline.item_classes import item_type_for
 from pipeline.mail import MAX_FAMILY_DEPTH, Origin, ParseContext, exception_item
 from pipeline.records import Item, SourceFile, WorkUnit
@@ -238,6 +240,10 @@ class RawAttachment:
     data: bytes | None = None          # a file attachment's bytes
     embedded: RawMessage | None = None
     problem: Problem | None = None     # neither data nor an embedded message could be read
+    # Instead of data: a fresh stream of a file attachment's `size` bytes, valid while the PST
+    # (or pffexport's output) is open. Read whole when it is within ingest.max_attachment_bytes.
+    stream: Callable[[], BinaryIO] | None = None
+    size: int = 0
 
 
 @dataclass
@@ -299,6 +305,8 @@ class RawMessage:
                 yield attachment.embedded.content_sha256()
             elif attachment.data is not None:
                 yield hashlib.sha256(attachment.data).hexdigest()
+            elif attachment.stream is not None:
+                yield stream_hashes(attachment.stream)[1]
 
 
 def _describe(exc: BaseException) -> str:
@@ -423,7 +431,8 @@ def _export_attachment(entry: Path, table: list[dict], depth: int) -> RawAttachm
     if entry.is_file() and (named or unnamed):
         index = int((named or unnamed).group(1))
         name = named.group(2) if named else f"attachment-{index}{unnamed.group(2) or ''}"
-        return RawAttachment(index, name, data=entry.read_bytes())
+        return RawAttachment(index, name, stream=lambda: open(entry, "rb"),
+                             size=entry.stat().st_size)
     return None
 
 
@@ -606,12 +615,50 @@ def _record_set_props(record_set: Any, names: dict[int, PropKey]) -> Props:
     return Props(values)
 
 
+class PffAttachmentStream(io.RawIOBase):
+    """A pypff attachment's bytes as a seekable stream, read a block at a time: pypff reads at
+    any offset, so an archive attached to a message is listed without holding it."""
+
+    def __init__(self, attachment: Any) -> None:
+        self._attachment = attachment
+        self._size = attachment.size or 0
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self._size - self._position)
+        if wanted <= 0:
+            return 0
+        self._attachment.seek_offset(self._position, os.SEEK_SET)
+        data = self._attachment.read_buffer(wanted)
+        buffer[:len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+
 class PypffReader:
     """Turns pypff items into RawMessages, calling on pffexport where pypff falls short."""
 
-    def __init__(self, names: dict[int, PropKey], export: PffExport) -> None:
+    def __init__(self, names: dict[int, PropKey], export: PffExport,
+                 max_attachment_bytes: int | None = None) -> None:
         self.names = names
         self.export = export
+        self.max_attachment_bytes = max_attachment_bytes
 
     def message(self, item: Any, ref: ExportRef, depth: int = 0) -> RawMessage:
         message = RawMessage(props=_record_set_props(item.get_record_set(0), self.names))
@@ -689,9 +736,12 @@ class PypffReader:
                 f"attachment {ATTACH_BY_REFERENCE_METHODS[method]} to {target!r}: its content "
                 "is not stored in the PST"))
         size = attachment.size or 0
+        name, mime_type = name or f"attachment-{index}", props.text(PR_ATTACH_MIME_TAG)
+        if self.max_attachment_bytes is not None and size > self.max_attachment_bytes:
+            return RawAttachment(index, name, mime_type, size=size,
+                                 stream=lambda: io.BufferedReader(PffAttachmentStream(attachment)))
         data = attachment.read_buffer(size) if size else b""
-        return RawAttachment(index, name or f"attachment-{index}",
-                             props.text(PR_ATTACH_MIME_TAG), data=data)
+        return RawAttachment(index, name, mime_type, data=data)
 
     def _embedded(self, attachment: Any, index: int, name: str | None, ref: ExportRef,
                   depth: int) -> RawAttachment:
@@ -1035,7 +1085,15 @@ def _attachment_items(attachment: RawAttachment, parent: Item, place: _Placement
     try:
         if attachment.embedded is not None:
             return message_items(attachment.embedded, child, ctx)
-        return blob_items(attachment.data or b"", attachment.name, attachment.mime_type,
+        data = attachment.data
+        if attachment.stream is not None:
+            if attachment.size > ctx.ingest.max_attachment_bytes:
+                return streamed_blob_items(attachment.stream, attachment.name,
+                                           attachment.mime_type, place.origin, ctx, parent, path,
+                                           random_access=True)
+            with attachment.stream() as stream:
+                data = stream.read()
+        return blob_items(data or b"", attachment.name, attachment.mime_type,
                           place.origin, ctx, parent=parent, family_path=path)
     except Exception as exc:  # one bad attachment must not cost its siblings
         return [_attachment_exception(parent, child, "read attachment", "corrupt",
@@ -1181,7 +1239,7 @@ class PstReader(SourceReader):
         export = PffExport(unit.path)
         try:
             names, names_problem = safe_name_map(pst)
-            reader = PypffReader(names, export)
+            reader = PypffReader(names, export, ctx.ingest.max_attachment_bytes)
             if unit.start != FILE_UNIT_START:
                 yield from self._guarded(unit, unit.start, unit.end,
                                          self._range_items(unit, pst, reader, ctx))

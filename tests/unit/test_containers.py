@@ -2,13 +2,16 @@
 
 import dataclasses
 import gzip
+import hashlib
 import io
+import random
 import tarfile
 import zipfile
 
 import pytest
 
 from pipeline.containers import container_kind, safe_entry_path
+from pipeline.extract import TextExtractor
 from pipeline.families import blob_items
 from pipeline.mail import Origin, ParseContext
 from pipeline.records import WorkUnit
@@ -75,15 +78,70 @@ def test_zip_bomb_is_refused_and_recorded(context):
     assert items[1].exception_reason == "zip_bomb"
 
 
-def test_entry_larger_than_the_cap_is_recorded_not_read(context):
-    small_cap = dataclasses.replace(context.ingest, max_attachment_bytes=1000)
-    capped = ParseContext(context.extractor, small_cap)
-    items = blob_items(zip_of({"big.txt": b"x" * 5000, "ok.txt": b"fine"}), "a.zip", None,
-                       ORIGIN, capped, None, "")
-    reasons = {i.source_locator.rsplit("> ", 1)[-1]: i.exception_reason
-               for i in items if i.type == "exception"}
-    assert reasons == {"big.txt": "too_large"}
+def capped(context, max_attachment_bytes=1000, **ingest):
+    """The context with a memory cap small enough for test files to go past it."""
+    return ParseContext(context.extractor, dataclasses.replace(
+        context.ingest, max_attachment_bytes=max_attachment_bytes, **ingest))
+
+
+def test_entry_larger_than_the_cap_is_streamed_hashed_and_read(context):
+    big = b"ledger entry " * 400
+    items = blob_items(zip_of({"big.txt": big, "ok.txt": b"fine"}), "a.zip", None,
+                       ORIGIN, capped(context), None, "")
+    assert not [i for i in items if i.type == "exception"]
+    (streamed,) = [i for i in items if i.file_name == "big.txt"]
+    assert streamed.sha256 == hashlib.sha256(big).hexdigest()
+    assert streamed.md5 == hashlib.md5(big).hexdigest()
+    assert streamed.size == len(big) and streamed.body == big.decode()
+    assert streamed.parent_id == items[0].id and streamed.family_path == "1"
     assert any(i.file_name == "ok.txt" and i.body == "fine" for i in items)
+
+
+def test_streamed_text_keeps_only_the_first_max_text_chars(context):
+    big = b"0123456789" * 500
+    items = blob_items(tar_of({"long.txt": big}), "a.tar", None, ORIGIN,
+                       capped(context, max_text_chars=25), None, "")
+    (streamed,) = [i for i in items if i.file_name == "long.txt"]
+    assert streamed.body == "0123456789012345678901234"
+    assert streamed.sha256 == hashlib.sha256(big).hexdigest()
+    assert streamed.decode_warnings == ["text truncated at 25 characters; the rest was not read"]
+
+
+def test_archive_over_the_cap_inside_an_archive_is_hashed_not_opened(context):
+    noise = random.Random(7).randbytes(3000)  # incompressible, so the ZIP is over the cap
+    inner = zip_of({"noise.bin": noise})
+    items = blob_items(tar_of({"inner.zip": inner}), "outer.tar", None, ORIGIN,
+                       capped(context), None, "")
+    assert [(i.type, i.file_name) for i in items] == [("document", "outer.tar"),
+                                                      ("attachment", "inner.zip"),
+                                                      ("exception", "inner.zip")]
+    assert items[1].sha256 == hashlib.sha256(inner).hexdigest()
+    assert items[2].exception_reason == "too_large"
+    assert items[2].exception_item_id == items[1].id
+    assert "not opened" in items[2].exception_message
+
+
+def test_seven_zip_entry_over_the_cap_is_hashed_and_recorded_too_large(context):
+    import py7zr
+
+    big = b"x" * 5000
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w") as archive:
+        archive.writestr(big, "big.txt")
+        archive.writestr(b"fine", "ok.txt")
+    items = blob_items(buffer.getvalue(), "a.7z", None, ORIGIN, capped(context), None, "")
+    (hashed,) = [i for i in items if i.file_name == "big.txt" and i.type == "attachment"]
+    assert hashed.sha256 == hashlib.sha256(big).hexdigest() and hashed.size == len(big)
+    assert [(i.exception_reason, i.exception_item_id) for i in items if i.type == "exception"] \
+        == [("too_large", hashed.id)]
+    assert any(i.file_name == "ok.txt" and i.body == "fine" for i in items)
+
+
+def test_gzip_bomb_is_stopped_while_streaming(context):
+    bomb = gzip.compress(bytes(80 << 20))
+    items = blob_items(bomb, "zeros.bin.gz", None, ORIGIN, capped(context), None, "")
+    assert [(i.type, i.exception_reason) for i in items] == [("document", None),
+                                                             ("exception", "zip_bomb")]
 
 
 def test_gzip_is_opened_as_a_one_entry_container(context):
@@ -183,16 +241,43 @@ def test_damaged_rar_entry_is_a_corrupt_exception(context):
 
 
 def test_file_over_the_memory_cap_is_hashed_as_a_stream_and_kept(context, tmp_path):
-    import hashlib
-
-    small_cap = dataclasses.replace(context.ingest, max_attachment_bytes=1000)
     path = tmp_path / "huge.bin"
     content = b"evidence " * 500
     path.write_bytes(content)
     reader = detect_reader(str(path))
     unit = WorkUnit("unit", "Jane Smith", "jane-smith", str(path), reader.name)
-    items = list(reader.read(unit, ParseContext(context.extractor, small_cap)))
+    small_tika = dataclasses.replace(context.extractor.tika, max_bytes=2000)
+    items = list(reader.read(unit, ParseContext(TextExtractor(small_tika), capped(context).ingest)))
     assert [(i.type, i.exception_reason) for i in items] == [("document", None),
                                                              ("exception", "too_large")]
     assert items[0].sha256 == hashlib.sha256(content).hexdigest()
     assert items[0].size == len(content) and items[1].exception_item_id == items[0].id
+    assert "tika.max_bytes" in items[1].exception_message
+
+
+def test_loose_archive_over_the_memory_cap_is_opened_from_the_file(context, tmp_path):
+    path = tmp_path / "export.zip"
+    noise = random.Random(7).randbytes(3000)
+    data = zip_of({"a.txt": b"first draft", "mail/b.eml": EMAIL, "noise.bin": noise})
+    path.write_bytes(data)
+    assert len(data) > 1000
+    name, items = read_file(path, capped(context))
+    assert name == "document"
+    assert items[0].sha256 == hashlib.sha256(data).hexdigest() and items[0].size == len(data)
+    assert items[0].attachment_names == ["a.txt", "mail/b.eml", "noise.bin"]
+    assert [(i.type, i.file_name or i.subject) for i in items[1:4]] == [
+        ("attachment", "a.txt"), ("email", "Deep inside"), ("attachment", "noise.bin")]
+    assert items[1].body == "first draft" and items[2].body == "The payment went through."
+    assert items[3].sha256 == hashlib.sha256(noise).hexdigest()
+    # noise.bin (3,000 bytes, over the cap) is streamed; Tika is down in this context.
+    assert [(i.exception_reason, i.exception_item_id) for i in items[4:]] == [
+        ("tika_unavailable", items[3].id)]
+
+
+def test_loose_message_over_the_memory_cap_is_hashed_not_parsed(context, tmp_path):
+    path = tmp_path / "big.eml"
+    path.write_bytes(EMAIL + b"more text\n" * 200)
+    _, items = read_file(path, capped(context))
+    assert [(i.type, i.exception_reason) for i in items] == [("document", None),
+                                                             ("exception", "too_large")]
+    assert "message this large" in items[1].exception_message

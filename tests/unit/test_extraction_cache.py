@@ -71,3 +71,14 @@ def test_read_tasks_follow_the_bytes_not_the_number_of_files():
     # Never more tasks than units.
     assert read_partition_count(3, 10**12, eight_mb, 2) == 3
     assert read_partition_count(0, 0, eight_mb, 2) == 1
+
+
+def test_an_answer_cut_by_tikas_write_limit_says_where():
+    import json
+
+    answer = [{"Content-Type": "application/pdf", "X-TIKA:content": "Hello wo",
+               "X-TIKA:EXCEPTION:write_limit_reached": "true"}]
+    cut = TextExtractor._text_from_rmeta(json.dumps(answer), 8)
+    assert cut == Extraction("Hello wo", "tika", detected_type="application/pdf", cut_at=8)
+    del answer[0]["X-TIKA:EXCEPTION:write_limit_reached"]
+    assert TextExtractor._text_from_rmeta(json.dumps(answer), 8).cut_at is None

@@ -594,3 +594,45 @@ def test_item_values_dump_is_parsed_into_properties():
     assert parsed.text(pst.PR_SUBJECT) == "Hi! Hi! H"
     assert parsed.text(pst.LID_LOCATION) == "Room"
     assert parsed.raw(pst.PR_ATTACH_FILENAME) is None
+
+
+def test_attachments_over_the_memory_cap_are_streamed_from_the_pst(context):
+    import dataclasses
+
+    from pipeline.mail import ParseContext
+
+    path = corpus_path("ruby-msg", "attachAndInline.pst")
+    small_cap = ParseContext(context.extractor,
+                             dataclasses.replace(context.ingest, max_attachment_bytes=100))
+    whole, streamed = read_planned(path, context), read_planned(path, small_cap)
+    attachments = of_type(streamed, "attachment")
+    assert sorted(item.size for item in attachments) == [809, 1558]
+
+    def described(items):
+        return [(item.id, item.type, item.sha256, item.md5, item.size, item.parent_id,
+                 item.exception_reason) for item in items]
+    assert described(streamed) == described(whole)
+
+
+def test_attachment_stream_reads_and_seeks_like_a_file():
+    import io
+
+    class FakeAttachment:
+        def __init__(self, data):
+            self.data, self.size, self.offset = data, len(data), 0
+
+        def seek_offset(self, offset, whence):
+            self.offset = offset
+
+        def read_buffer(self, size):
+            return self.data[self.offset:self.offset + size]
+
+    data = bytes(range(256)) * 40
+    stream = io.BufferedReader(pst.PffAttachmentStream(FakeAttachment(data)), buffer_size=100)
+    assert stream.read(10) == data[:10]
+    stream.seek(-5, io.SEEK_END)
+    assert stream.read() == data[-5:]
+    stream.seek(1000)
+    assert stream.read(300) == data[1000:1300] and stream.tell() == 1300
+    stream.seek(0)
+    assert stream.read() == data
