@@ -120,16 +120,8 @@ class TextExtractor:
             return Extraction(html_to_text(decode_bytes(data, charset, warnings)), "html")
         if _is_plain_text(mime_type, file_name):
             return Extraction(decode_bytes(data, charset, warnings), "plain")
-        if len(data) > self.tika.max_bytes:
-            return Extraction(None, "none", "too_large",
-                              f"{len(data)} bytes exceeds tika.max_bytes ({self.tika.max_bytes})")
-        key = f"{hashlib.sha256(data).hexdigest()}:{int(self.tika.ocr)}"
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        extraction = self._extract_with_tika(lambda: data, file_name)
-        self.cache.put(key, extraction)
-        return extraction
+        return self._from_tika(lambda: data, len(data), hashlib.sha256(data).hexdigest(),
+                               file_name)
 
     def extract_stream(self, open_stream: Callable[[], BinaryIO], size: int, sha256: str,
                        file_name: str | None, mime_type: str | None,
@@ -148,14 +140,19 @@ class TextExtractor:
             return Extraction(html_to_text(text) if is_html else text,
                               "html" if is_html else "plain",
                               cut_at=max_text_chars if more else None)
+        return self._from_tika(open_stream, size, sha256, file_name, max_text_chars)
+
+    def _from_tika(self, body: Callable[[], bytes | BinaryIO], size: int, sha256: str,
+                   file_name: str | None, write_limit: int | None = None) -> Extraction:
+        """Tika's answer for content of `size` bytes, once per process for the same content."""
         if size > self.tika.max_bytes:
             return Extraction(None, "none", "too_large",
                               f"{size} bytes exceeds tika.max_bytes ({self.tika.max_bytes})")
-        key = f"{sha256}:{int(self.tika.ocr)}:{max_text_chars}"
+        key = f"{sha256}:{int(self.tika.ocr)}:{write_limit}"
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        extraction = self._extract_with_tika(open_stream, file_name, max_text_chars)
+        extraction = self._extract_with_tika(body, file_name, write_limit)
         self.cache.put(key, extraction)
         return extraction
 

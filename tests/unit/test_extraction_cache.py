@@ -12,7 +12,7 @@ class CountingExtractor(TextExtractor):
         self.answer = answer
         self.calls = 0
 
-    def _extract_with_tika(self, data, file_name):
+    def _extract_with_tika(self, body, file_name, write_limit=None):
         self.calls += 1
         return self.answer
 
