@@ -13,7 +13,8 @@ from typing import BinaryIO, Callable
 
 from pipeline import ids
 from pipeline.extract import Extraction
-from pipeline.mail import MAX_FAMILY_DEPTH, Origin, ParseContext, email_items, exception_item
+from pipeline.mail import (MAX_FAMILY_DEPTH, Origin, ParseContext, email_header_item,
+                           email_items, exception_item)
 from pipeline.records import Item
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -42,6 +43,8 @@ def _sniff_parser(data: bytes, name: str | None, declared_mime: str | None) -> E
 
 HASH_CHUNK = 1 << 20
 HEAD_BYTES = 4096
+# A message's header block longer than this is not read on its own.
+MAX_HEADER_BYTES = 1 << 20
 # ZIP-based documents, told from archives by name when the ZIP cannot be listed from a stream.
 ZIP_DOCUMENT_EXTENSIONS = (".docx", ".docm", ".xlsx", ".xlsm", ".pptx", ".pptm", ".odt",
                            ".ods", ".odp", ".epub", ".vsdx", ".xps")
@@ -151,8 +154,9 @@ def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
 
     An archive is opened from the stream when the stream has `random_access` (a loose file, a
     PST attachment). An archive entry's stream seeks backwards by decompressing again from the
-    start, so an archive that large inside another is hashed and recorded as too large to open,
-    as is a message that large. `max_bytes` bounds what an archive entry's stream may expand to
+    start, so an archive that large inside another is hashed and recorded as too large to open.
+    An RFC 822 message that large is read for its headers alone (`mail.email_header_item`); an
+    Outlook MSG that large is hashed and recorded. `max_bytes` bounds what an archive entry's stream may expand to
     (a zip bomb). Content with no stream (a 7z entry) comes with its `digest` (MD5, SHA-256,
     size), and is recorded as too large to read."""
     too_deep = _too_deep(name, origin, parent, family_path)
@@ -162,20 +166,26 @@ def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
     item = _new_file_item(md5, sha256, size, name, declared_mime, origin, parent, family_path)
     limit = ctx.ingest.max_attachment_bytes
 
-    def too_large(why: str) -> list[Item]:
-        item.text_source = "none"
+    def too_large(why: str, subject: Item = item) -> list[Item]:
+        subject.text_source = "none"
         stage = "read file" if parent is None else "read attachment"
-        return [item, exception_item(origin, item.id, stage, "too_large",
-                                     f"{size} bytes exceeds ingest.max_attachment_bytes "
-                                     f"({limit}); hashed in full, {why}", name,
-                                     item.source_locator)]
+        return [subject, exception_item(origin, subject.id, stage, "too_large",
+                                        f"{size} bytes exceeds ingest.max_attachment_bytes "
+                                        f"({limit}); hashed in full, {why}", name,
+                                        subject.source_locator)]
 
     if open_stream is None:
         return too_large("its format gives no stream to read it from")
     with open_stream() as stream:
         head = stream.read(HEAD_BYTES)
-    if _sniff_parser(head, name, declared_mime) is not None or (
-            head.startswith(OLE_MAGIC) and (name or "").lower().endswith(".msg")):
+    parser = _sniff_parser(head, name, declared_mime)
+    if parser is email_items:
+        header = _header_block(open_stream)
+        if header is not None:
+            return too_large("its headers read, its body and attachments not", email_header_item(
+                header, md5, sha256, size, origin, ctx, parent, family_path))
+    if parser is not None or (head.startswith(OLE_MAGIC)
+                              and (name or "").lower().endswith(".msg")):
         return too_large("a message this large is not parsed")
     from pipeline.containers import container_items, container_kind
 
@@ -191,6 +201,19 @@ def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
     return [item, *_apply_extraction(item, ctx.extractor.extract_stream(
         open_stream, size, sha256, name, item.mime_type, ctx.ingest.max_text_chars),
         origin, ctx)]
+
+
+def _header_block(open_stream: OpenStream) -> bytes | None:
+    """An RFC 822 message's header block, up to its first blank line; None when there is no
+    blank line within MAX_HEADER_BYTES."""
+    with open_stream() as stream:
+        start = stream.read(MAX_HEADER_BYTES)
+    ends = [(start.find(blank), len(blank)) for blank in (b"\r\n\r\n", b"\n\n")]
+    found = [(at, length) for at, length in ends if at >= 0]
+    if not found:
+        return None
+    at, length = min(found)
+    return start[:at + length]
 
 
 def _is_zip_document(open_stream: OpenStream, name: str | None, random_access: bool) -> bool:

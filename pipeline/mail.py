@@ -247,6 +247,29 @@ def email_items(raw: bytes, origin: Origin, ctx: ParseContext, parent: Item | No
     return results
 
 
+def email_header_item(header: bytes, md5: str, sha256: str, size: int, origin: Origin,
+                      ctx: ParseContext, parent: Item | None = None,
+                      family_path: str = "") -> Item:
+    """The item of a message too large to parse whole, from its header block alone: sender,
+    recipients, subject, date and message ids are searchable; the body and attachments are not
+    read. The hashes are the whole message's. Its email hash is taken over its bytes
+    (`bytes_email_hash`), because the normalised one needs the body and attachments: only
+    byte-identical copies are matched as duplicates."""
+    from email.parser import BytesHeaderParser
+
+    from pipeline.transforms.hashes import bytes_email_hash
+
+    item_id = (ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
+                                origin.locator, sha256)
+               if parent is None else ids.child_id(parent.id, family_path, sha256))
+    message = BytesHeaderParser(policy=email.policy.compat32).parsebytes(header)
+    item = _email_item(header, item_id, origin, message, _Parts(), ctx)
+    item.md5, item.sha256, item.size = md5, sha256, size
+    item.email_hash = bytes_email_hash(sha256)
+    _link_into_family(item, parent, family_path)
+    return item
+
+
 def _locator(origin: Origin, family_path: str) -> str:
     return f"{origin.locator} > {family_path}" if family_path else origin.locator
 

@@ -77,3 +77,35 @@ def test_document_inside_an_archive_over_the_cap_is_searchable_with_its_family(
     assert hit["file_name"] == "hello world word.docx" and hit["text_source"] == "tika"
     assert hit["parent_id"] == top.hits[0].id == hit["family_id"]
     assert hit["folder_path"] == "reports/hello world word.docx"
+
+
+def test_messages_over_the_cap_match_only_byte_identical_copies(spark, test_config, es_client,
+                                                                tmp_path):
+    header = (b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\n"
+              b"Subject: Quarterly video\r\nDate: Mon, 01 Jan 2001 10:00:00 +0000\r\n"
+              b"Message-ID: <video@example.org>\r\n\r\n")
+    same, other = header + b"frame " * 400, header + b"other " * 400
+    sources = []
+    for custodian, content in (("Jane Smith", same), ("Ravi Patel", same),
+                               ("Ola Berg", other)):
+        folder = tmp_path / custodian.replace(" ", "-").lower()
+        folder.mkdir()
+        (folder / "video.eml").write_bytes(content)
+        sources.append({"custodian": custodian, "paths": [str(folder)]})
+    config = test_config.replace(ingest=dataclasses.replace(test_config.ingest,
+                                                            max_attachment_bytes=SMALL_CAP))
+    manifest = parse_manifest({"case": "test-streamed-dedup", "sources": sources}, tmp_path)
+    summary = ingest_case(spark, config, manifest)
+    assert summary.items_by_type == {"email": 3, "exception": 3}
+    assert (summary.unique_items, summary.duplicate_items) == (2, 1)
+    emails = es_client.search(index=summary.alias, query={"term": {"type": "email"}},
+                              size=10)["hits"]["hits"]
+    by_sha = {}
+    for hit in emails:
+        source = hit["_source"]
+        by_sha.setdefault(source["sha256"], []).append(
+            (source["subject"], sorted(source["custodians"]), source["is_duplicate"]))
+    copies = ("Quarterly video", ["Jane Smith", "Ravi Patel"])
+    assert {sha: sorted(found) for sha, found in by_sha.items()} == {
+        hashlib.sha256(same).hexdigest(): [(*copies, False), (*copies, True)],
+        hashlib.sha256(other).hexdigest(): [("Quarterly video", ["Ola Berg"], False)]}

@@ -274,10 +274,36 @@ def test_loose_archive_over_the_memory_cap_is_opened_from_the_file(context, tmp_
         ("tika_unavailable", items[3].id)]
 
 
-def test_loose_message_over_the_memory_cap_is_hashed_not_parsed(context, tmp_path):
+def test_loose_message_over_the_memory_cap_keeps_its_headers_and_whole_hashes(context,
+                                                                            tmp_path):
+    from pipeline.transforms.hashes import bytes_email_hash, hash_when_read
+
     path = tmp_path / "big.eml"
-    path.write_bytes(EMAIL + b"more text\n" * 200)
+    content = EMAIL.replace(b"\n\n", b"\r\n\r\n", 1) + b"more text\n" * 200
+    path.write_bytes(content)
+    _, items = read_file(path, capped(context))
+    assert [(i.type, i.exception_reason) for i in items] == [("email", None),
+                                                             ("exception", "too_large")]
+    message, record = items
+    assert (message.subject, message.from_address, message.recipient_addresses,
+            message.message_id) == ("Deep inside", "alice@example.org", ["bob@example.org"],
+                                    "<deep@example.org>")
+    assert message.sha256 == hashlib.sha256(content).hexdigest()
+    assert message.size == len(content) and message.body == ""
+    assert message.email_hash == bytes_email_hash(message.sha256)
+    assert hash_when_read(message).email_hash == bytes_email_hash(message.sha256)
+    assert record.exception_item_id == message.id
+    assert "headers read, its body and attachments not" in record.exception_message
+
+
+def test_loose_message_with_no_header_end_in_reach_is_hashed_not_parsed(context, tmp_path,
+                                                                        monkeypatch):
+    import pipeline.families as families
+
+    monkeypatch.setattr(families, "MAX_HEADER_BYTES", 500)
+    path = tmp_path / "endless.eml"
+    path.write_bytes(EMAIL.replace(b"\n\n", b"\n", 1).rstrip(b"\n") + b"x" * 1200)
     _, items = read_file(path, capped(context))
     assert [(i.type, i.exception_reason) for i in items] == [("document", None),
                                                              ("exception", "too_large")]
-    assert "message this large" in items[1].exception_message
+    assert "a message this large is not parsed" in items[1].exception_message
