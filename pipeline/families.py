@@ -156,9 +156,9 @@ def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
     PST attachment). An archive entry's stream seeks backwards by decompressing again from the
     start, so an archive that large inside another is hashed and recorded as too large to open.
     An RFC 822 message that large is read for its headers alone (`mail.email_header_item`); an
-    Outlook MSG that large is hashed and recorded. `max_bytes` bounds what an archive entry's stream may expand to
-    (a zip bomb). Content with no stream (a 7z entry) comes with its `digest` (MD5, SHA-256,
-    size), and is recorded as too large to read."""
+    Outlook MSG that large is hashed and recorded. `max_bytes` bounds what an archive entry's
+    stream may expand to (a zip bomb). Content with no stream (a 7z entry) comes with its
+    `digest` (MD5, SHA-256, size), and is recorded as too large to read."""
     too_deep = _too_deep(name, origin, parent, family_path)
     if too_deep:
         return too_deep
@@ -181,9 +181,15 @@ def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
     parser = _sniff_parser(head, name, declared_mime)
     if parser is email_items:
         header = _header_block(open_stream)
+        message = None
         if header is not None:
-            return too_large("its headers read, its body and attachments not", email_header_item(
-                header, md5, sha256, size, origin, ctx, parent, family_path))
+            try:
+                message = email_header_item(header, md5, sha256, size, origin, ctx, parent,
+                                            family_path)
+            except Exception:  # headers the parser chokes on: the message is recorded unparsed
+                message = None
+        if message is not None:
+            return too_large("its headers read, its body and attachments not", message)
     if parser is not None or (head.startswith(OLE_MAGIC)
                               and (name or "").lower().endswith(".msg")):
         return too_large("a message this large is not parsed")
