@@ -157,8 +157,9 @@ def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
     start, so an archive that large inside another is hashed and recorded as too large to open.
     An RFC 822 message that large is read for its headers alone (`mail.email_header_item`); an
     Outlook MSG that large is hashed and recorded. `max_bytes` bounds what an archive entry's
-    stream may expand to (a zip bomb). Content with no stream (a 7z entry) comes with its
-    `digest` (MD5, SHA-256, size), and is recorded as too large to read."""
+    stream may expand to (a zip bomb). `digest` (MD5, SHA-256, size), when the caller has it
+    already, spares the hashing pass; content with no stream (a 7z entry) comes with it, and is
+    recorded as too large to read."""
     too_deep = _too_deep(name, origin, parent, family_path)
     if too_deep:
         return too_deep

@@ -244,6 +244,9 @@ class RawAttachment:
     # (or pffexport's output) is open. Read whole when it is within ingest.max_attachment_bytes.
     stream: Callable[[], BinaryIO] | None = None
     size: int = 0
+    # (MD5, SHA-256, size) of a streamed attachment, kept from the message's content hash so
+    # that a large attachment is read through once for its hashes, not twice.
+    digest: tuple[str, str, int] | None = None
 
 
 @dataclass
@@ -306,7 +309,8 @@ class RawMessage:
             elif attachment.data is not None:
                 yield hashlib.sha256(attachment.data).hexdigest()
             elif attachment.stream is not None:
-                yield stream_hashes(attachment.stream)[1]
+                attachment.digest = attachment.digest or stream_hashes(attachment.stream)
+                yield attachment.digest[1]
 
 
 def _describe(exc: BaseException) -> str:
@@ -1090,7 +1094,7 @@ def _attachment_items(attachment: RawAttachment, parent: Item, place: _Placement
             if attachment.size > ctx.ingest.max_attachment_bytes:
                 return streamed_blob_items(attachment.stream, attachment.name,
                                            attachment.mime_type, place.origin, ctx, parent, path,
-                                           random_access=True)
+                                           random_access=True, digest=attachment.digest)
             with attachment.stream() as stream:
                 data = stream.read()
         return blob_items(data or b"", attachment.name, attachment.mime_type,
