@@ -34,6 +34,7 @@ demo: services-up
 ## Every tier: unit, Spark, and integration against the real Elasticsearch and Tika.
 test: fetch
 	$(TRAWL) demo prepare
+	$(BIN)/python tests/public_fixtures.py
 	scripts/with-services.sh $(BIN)/python -m pytest -ra tests
 
 ## The benchmark (not part of `make test`): 100k and 1M messages against the naive, readpst and

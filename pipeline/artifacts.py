@@ -1,7 +1,8 @@
-"""Downloaded artifacts (the Elasticsearch distribution, the Tika server jar), fetched once per machine.
+"""Downloaded artifacts (the Elasticsearch distribution, the Tika server jar, and the public test
+files of tests/public_fixtures.py), fetched once per machine.
 
-Maven fetches them from Maven Central into `paths.cache_dir`/artifacts, which lives outside the clone
-so that every clone on the machine shares one download. A file only appears in the cache under its
+Maven fetches them from Maven Central, and npm from the npm registry, into `paths.cache_dir`,
+which lives outside the clone so that every clone on the machine shares one download. A file only appears in the cache under its
 final name once its SHA-256 has been checked, so an interrupted or tampered fetch never looks valid.
 """
 
@@ -29,14 +30,39 @@ class MavenArtifact:
     artifact_id: str
     version: str
     packaging: str
+    classifier: str | None = None
 
     @property
     def coordinates(self) -> str:
-        return f"{self.group_id}:{self.artifact_id}:{self.version}:{self.packaging}"
+        classified = f":{self.classifier}" if self.classifier else ""
+        return f"{self.group_id}:{self.artifact_id}:{self.version}:{self.packaging}{classified}"
 
     @property
     def file_name(self) -> str:
-        return f"{self.artifact_id}-{self.version}.{self.packaging}"
+        classified = f"-{self.classifier}" if self.classifier else ""
+        return f"{self.artifact_id}-{self.version}{classified}.{self.packaging}"
+
+    def fetch(self, output_dir: Path) -> Path:
+        return fetch_with_maven(self, output_dir)
+
+
+@dataclass(frozen=True)
+class NpmPackage:
+    """A package tarball from the npm registry (`npm pack`), for the files it ships."""
+    name: str
+    version: str
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def file_name(self) -> str:
+        # npm names a scoped package's tarball without the '@' and with '-' for the '/'.
+        return f"{self.name.lstrip('@').replace('/', '-')}-{self.version}.tgz"
+
+    def fetch(self, output_dir: Path) -> Path:
+        return fetch_with_npm(self, output_dir)
 
 
 def elasticsearch_artifact(config: Config) -> MavenArtifact:
@@ -64,7 +90,8 @@ def ensure_tika(config: Config) -> Path:
     return ensure_artifact(tika_artifact(config), config.tika.node.sha256, artifacts_dir(config))
 
 
-def ensure_artifact(artifact: MavenArtifact, expected_sha256: str, directory: Path) -> Path:
+def ensure_artifact(artifact: MavenArtifact | NpmPackage, expected_sha256: str,
+                    directory: Path) -> Path:
     target = directory / artifact.file_name
     if target.is_file():
         # Re-checked on every call: a cache shared by clones can be corrupted by any of them.
@@ -73,7 +100,7 @@ def ensure_artifact(artifact: MavenArtifact, expected_sha256: str, directory: Pa
     directory.mkdir(parents=True, exist_ok=True)
     # The staging folder sits beside the target so the final rename stays on one filesystem.
     with tempfile.TemporaryDirectory(prefix=f".fetch-{artifact.file_name}-", dir=directory) as staging:
-        fetched = fetch_with_maven(artifact, Path(staging))
+        fetched = artifact.fetch(Path(staging))
         verify_sha256(fetched, expected_sha256)
         os.replace(fetched, target)
     return target
@@ -94,6 +121,24 @@ def fetch_with_maven(artifact: MavenArtifact, output_dir: Path) -> Path:
     if result.returncode != 0 or not fetched.is_file():
         raise ArtifactError(f"mvn could not fetch {artifact.coordinates} (exit code {result.returncode}):\n"
                             + summarize_mvn_output(result.stdout))
+    return fetched
+
+
+def fetch_with_npm(package: NpmPackage, output_dir: Path) -> Path:
+    """Download one package tarball into output_dir with `npm pack`; returns the file."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ArtifactError(f"cannot fetch {package.coordinates}: 'npm' is not on PATH")
+    # `npm pack` of a registry spec downloads the tarball and runs none of the package's scripts.
+    result = subprocess.run([npm, "pack", "--silent", package.coordinates,
+                             "--pack-destination", str(output_dir)],
+                            cwd=output_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace", check=False)
+    fetched = output_dir / package.file_name
+    if result.returncode != 0 or not fetched.is_file():
+        tail = result.stdout.strip().splitlines()[-MVN_OUTPUT_LINES_IN_ERRORS:]
+        raise ArtifactError(f"npm could not fetch {package.coordinates} "
+                            f"(exit code {result.returncode}):\n" + "\n".join(tail))
     return fetched
 
 

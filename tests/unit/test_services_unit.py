@@ -365,3 +365,31 @@ def test_es_files_leave_a_state_dir_the_es_user_cannot_reach(config: Config, tmp
         assert services.elasticsearch_dir(config) == config.paths.services_dir / "elasticsearch"
     else:
         assert services.elasticsearch_dir(hidden) == hidden.paths.services_dir / "elasticsearch"
+
+
+def test_a_classified_maven_artifact_names_its_classifier() -> None:
+    tests_jar = artifacts.MavenArtifact("org.apache.tika", "tika-parser-microsoft-module", "3.2.2",
+                                        "jar", "tests")
+    assert tests_jar.coordinates == "org.apache.tika:tika-parser-microsoft-module:3.2.2:jar:tests"
+    assert tests_jar.file_name == "tika-parser-microsoft-module-3.2.2-tests.jar"
+
+
+def test_an_npm_tarball_is_named_as_npm_pack_names_it() -> None:
+    assert artifacts.NpmPackage("pst-extractor", "1.12.0").file_name == "pst-extractor-1.12.0.tgz"
+    assert artifacts.NpmPackage("@scope/name", "2.0.1").file_name == "scope-name-2.0.1.tgz"
+
+
+def test_a_failing_npm_is_reported_with_its_last_lines(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_npm = tmp_path / "npm"
+    fake_npm.write_text("#!/bin/sh\necho 'npm error 404 Not Found - pst-extractor@9.9.9'\nexit 1\n")
+    fake_npm.chmod(0o755)
+    monkeypatch.setattr(artifacts.shutil, "which",
+                        lambda name: str(fake_npm) if name == "npm" else None)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ArtifactError) as caught:
+        artifacts.ensure_artifact(artifacts.NpmPackage("pst-extractor", "9.9.9"), "0" * 64,
+                                  tmp_path / "out")
+    assert "404 Not Found" in str(caught.value)
+    assert "pst-extractor@9.9.9" in str(caught.value)
+    assert [path.name for path in (tmp_path / "out").iterdir()] == []
