@@ -10,16 +10,23 @@ from pipeline.records import Item
 from pipeline.sources.base import WholeFileReader
 
 HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:[ \t]?", re.MULTILINE)
-KNOWN_HEADERS = (b"from:", b"to:", b"subject:", b"date:", b"message-id:", b"received:",
-                 b"mime-version:", b"return-path:", b"delivered-to:", b"x-")
+MAIL_HEADERS = (b"from:", b"to:", b"subject:", b"date:", b"message-id:", b"received:",
+                b"mime-version:", b"return-path:", b"delivered-to:")
+# iCalendar and vCard content lines look like headers, X- ones included, but start so.
+NOT_MAIL_STARTS = (b"begin:",)
 
 
 def looks_like_rfc822(head: bytes) -> bool:
-    """Headers at the top of the file, at least two of them ones a mail system writes."""
+    """Headers at the top of the file, at least two of them ones a mail system writes, one of
+    them not an X- header: an Outlook meeting's iCalendar has dozens of X-MICROSOFT lines."""
     lines = head.lstrip(b"\r\n").split(b"\n", 40)[:40]
+    if not lines or HEADER_LINE.match(lines[0]) is None or \
+            lines[0].lower().startswith(NOT_MAIL_STARTS):
+        return False
     headers = [line.lower() for line in lines if HEADER_LINE.match(line)]
-    known = sum(1 for line in headers if line.startswith(KNOWN_HEADERS))
-    return bool(lines) and HEADER_LINE.match(lines[0]) is not None and known >= 2
+    mail = sum(1 for line in headers if line.startswith(MAIL_HEADERS))
+    extension = sum(1 for line in headers if line.startswith(b"x-"))
+    return mail >= 1 and mail + extension >= 2
 
 
 class EmlReader(WholeFileReader):

@@ -131,3 +131,29 @@ def test_shared_corpus_emails(context, name, subject, attachments):
     assert items[0].subject == subject
     assert items[0].attachment_count == attachments
     assert not by_type(items, "exception")
+
+
+# --- telling a message from other header-like text ------------------------------------------
+
+OUTLOOK_INVITE = (b"BEGIN:VCALENDAR\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\n"
+                  b"VERSION:2.0\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nDTSTART:20210824T170000Z\r\n"
+                  b"X-MICROSOFT-CDO-ALLDAYEVENT:FALSE\r\nX-MICROSOFT-CDO-BUSYSTATUS:TENTATIVE\r\n"
+                  b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@pytest.mark.parametrize("head, is_message", [
+    (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nbody", True),
+    (b"\r\nReceived: from x\r\nMessage-ID: <1@x>\r\n\r\n", True),
+    (b"Subject: hi\nX-Mailer: mutt\n\nbody", True),
+    # An Outlook meeting's calendar: header-like lines, many of them X- ones, and no mail header.
+    (OUTLOOK_INVITE, False),
+    (b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Jane\r\nX-ABUID:1\r\nX-EVOLUTION:2\r\nEND:VCARD", False),
+    (b"X-One: 1\nX-Two: 2\nX-Three: 3\n\nbody", False),
+    (b"Subject: only one mail header\n\nbody", False),
+    (b"Dear Sir,\nFrom: a@example.org\nTo: b@example.org\n", False),
+], ids=["mail", "received", "subject-and-x", "icalendar", "vcard", "only-x", "one-header",
+        "prose-first"])
+def test_a_message_is_told_from_header_like_text(head, is_message):
+    from pipeline.sources.eml import looks_like_rfc822
+
+    assert looks_like_rfc822(head) is is_message
