@@ -48,6 +48,7 @@ from pipeline.rtf import codec_for_codepage, encapsulated_html, rtf_to_text
 from pipeline.sources.base import SourceReader
 
 PST_MAGIC = b"!BDN"
+OST_CLIENT_MAGIC = b"SO"
 MESSAGES_PER_UNIT = 500          # messages per work unit; a unit is one Spark task
 FILE_UNIT_START = -1             # WorkUnit.start of the unit for orphan and recovered items
 PFFEXPORT_COMMAND = "pffexport"  # looked up on PATH when a fallback is needed
@@ -1188,8 +1189,20 @@ def open_failure_reason(exc: BaseException) -> str:
     return "encrypted" if "encrypt" in text or "password" in text else "corrupt"
 
 
+def is_offline_store(path: str) -> bool:
+    """Whether the file is an OST: its header's client magic (wMagicClient, after the magic and
+    a CRC) is 'SO' where a PST has 'SM'."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(PST_MAGIC) + 6)[len(PST_MAGIC) + 4:] == OST_CLIENT_MAGIC
+    except OSError:
+        return False
+
+
 def has_password(pst: Any) -> bool:
-    """PR_PST_PASSWORD holds a CRC-32 of the password; zero or absent means none."""
+    """PR_PST_PASSWORD holds a CRC-32 of the password; zero or absent means none. Only a PST's:
+    an OST, Outlook's copy of a server mailbox, has no password of its own, and the OSTs of
+    Outlook.com accounts hold 0xFFFFFFFF there."""
     try:
         record_set = pst.message_store.get_record_set(0)
         for entry in record_set.entries:
@@ -1295,7 +1308,7 @@ class PstReader(SourceReader):
         origin = self.origin(unit, "file")
         if names_problem:
             yield exception_item(origin, None, "read named properties", "corrupt", names_problem)
-        if has_password(pst):
+        if not is_offline_store(unit.path) and has_password(pst):
             yield exception_item(origin, None, "open pst", "encrypted",
                                  "the PST is password-protected (PR_PST_PASSWORD is set). A PST "
                                  "password is checked by Outlook but does not encrypt the data: "
