@@ -111,6 +111,10 @@ class SparkConfig:
 class IngestConfig:
     max_text_chars: int
     max_attachment_bytes: int
+    # Where a run keeps what its work units share (pffexport's export of a PST), in a folder of
+    # its own removed after the read stage; None is the system's temporary folder. The job
+    # hands the units that run folder in this field.
+    scratch_dir: str | None
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,17 @@ Both `trawl run` and `jobs/ingest.py` (spark-submit) call `run_case`.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.cms.transform import describe_exports, record_items, write_rejects
-from pipeline.config import Config
+from pipeline.config import Config, IngestConfig
 from pipeline.extract import check_tika
 from pipeline.index.bulk import index_items
 from pipeline.index.client import connect
@@ -92,6 +95,13 @@ def _analysis_counts(staged: Any) -> dict[str, int]:
     return {name: int(row[name] or 0) for name in row.asDict()}
 
 
+def run_scratch_dir(ingest: IngestConfig, case: str) -> Path:
+    """This run's own folder under ingest.scratch_dir (or the system's temporary folder), which
+    the read stage's units share and the job removes after it."""
+    base = Path(ingest.scratch_dir) if ingest.scratch_dir else Path(tempfile.gettempdir())
+    return base / f"trawl-run-{case}-{os.getpid()}-{time.time_ns()}"
+
+
 def run_case(manifest: Manifest, config: Config, spark: Any,
              reporter: StageReporter | None = None) -> RunSummary:
     reporter = reporter or StageReporter(STAGES)
@@ -128,8 +138,13 @@ def run_case(manifest: Manifest, config: Config, spark: Any,
                                  spark.sparkContext.defaultParallelism)
     reporter.stage_started(f"reading {unit_count} work unit(s) in {tasks} task(s) into the "
                            f"staging store", name="read")
-    read_items(units, config.tika, config.ingest, tasks).unionByName(record_frame) \
-        .write.mode("overwrite").parquet(str(raw_items_dir))
+    scratch = run_scratch_dir(config.ingest, manifest.case)
+    try:
+        read_items(units, config.tika,
+                   dataclasses.replace(config.ingest, scratch_dir=str(scratch)), tasks) \
+            .unionByName(record_frame).write.mode("overwrite").parquet(str(raw_items_dir))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     units.unpersist()
 
     reporter.stage_started(f"analysing: hashes, {manifest.dedup} dedup, threads and "

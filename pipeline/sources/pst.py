@@ -446,17 +446,26 @@ EXPORT_FOLDER_SUFFIXES = {"items": ".export", "recovered": ".recovered"}
 
 
 class PffExport:
-    """pffexport's outputs for one PST, in a temporary folder removed by close(): "items" (every
-    item, for what pypff cannot expose) and "recovered" (the recovery scan's deleted items).
+    """pffexport's outputs for one PST: "items" (every item, for what pypff cannot expose) and
+    "recovered" (the recovery scan's deleted items).
 
     pffexport runs on first use. Asked for the items first, it runs `-m all`, which costs about
     what `-m items` does and writes the recovered items as well, so a unit that reads messages
     and then recovered items runs it once. Asked for the recovered items first, it runs the much
     cheaper `-m recovered`; only a later request for the items then runs it a second time.
+
+    pffexport cannot export part of a file, so a large PST, read as many units, would be
+    exported whole by each of them. Given `shared_in` (the run's scratch folder,
+    `ingest.scratch_dir`), the outputs are shared by every unit that sees that folder: the first
+    to need one runs pffexport under a lock on the PST's folder there, and records how it went;
+    the others wait for the lock and read the same outputs, or the same failure. The job removes
+    the scratch folder after its read stage. Without it, the outputs are in a temporary folder
+    of this object's own, removed by close().
     """
 
-    def __init__(self, pst_path: str) -> None:
+    def __init__(self, pst_path: str, shared_in: str | None = None) -> None:
         self.pst_path = pst_path
+        self._shared = _shared_export_dir(pst_path, shared_in) if shared_in else None
         self._temp: tempfile.TemporaryDirectory | None = None
         self._roots: dict[str, Path] = {}
         self._errors: dict[str, Exception] = {}
@@ -488,29 +497,33 @@ class PffExport:
         if command is None:
             raise FallbackUnavailable(f"{PFFEXPORT_COMMAND} (Debian package pff-tools) is not "
                                       "installed")
+        if self._shared is not None:
+            return self._run_shared(command, mode, outputs)
         if self._temp is None:
             self._temp = tempfile.TemporaryDirectory(prefix="trawl-pffexport-")
         target = Path(self._temp.name) / mode   # a second run writes beside the first
-        try:
-            completed = subprocess.run(
-                [command, "-d", "-f", "all", "-q", "-m", mode, "-t", str(target),
-                 self.pst_path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, timeout=PFFEXPORT_TIMEOUT_SECONDS, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise FallbackFailed(f"pffexport timed out after {exc.timeout} seconds") from exc
-        except OSError as exc:
-            raise FallbackFailed(f"pffexport could not run: {exc}") from exc
-        found: dict[str, Path | FallbackFailed] = {}
-        for output in outputs:
-            folder = target.with_name(target.name + EXPORT_FOLDER_SUFFIXES[output])
-            if completed.returncode != 0 and not folder.is_dir():
-                tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-                found[output] = FallbackFailed(f"pffexport exited with {completed.returncode}: "
-                                               + " ".join(tail))
-            else:
-                folder.mkdir(exist_ok=True)   # no recovered items: pffexport may write nothing
-                found[output] = folder
-        return found
+        return _export_outputs(target, _run_pffexport(command, mode, target, self.pst_path),
+                               outputs)
+
+    def _run_shared(self, command: str, mode: str,
+                    outputs: list[str]) -> dict[str, Path | FallbackFailed]:
+        import fcntl
+        import json
+
+        assert self._shared is not None
+        self._shared.mkdir(parents=True, exist_ok=True)
+        with open(self._shared / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)   # released when the file is closed
+            # A run of another unit may cover these outputs already: -m all covers both.
+            for done in dict.fromkeys(("all", mode)):
+                record = self._shared / f"{done}.json"
+                if record.is_file() and (done == "all" or outputs == [done]):
+                    outcome = json.loads(record.read_text(encoding="utf-8"))
+                    return _export_outputs(self._shared / done, outcome, outputs)
+            target = self._shared / mode
+            outcome = _run_pffexport(command, mode, target, self.pst_path)
+            (self._shared / f"{mode}.json").write_text(json.dumps(outcome), encoding="utf-8")
+            return _export_outputs(target, outcome, outputs)
 
     def item_dirs(self, output: str = "items", under: Path | None = None) -> list[Path]:
         """Exported items outside attachments, in a stable order."""
@@ -548,6 +561,50 @@ class PffExport:
         if self._temp is not None:
             self._temp.cleanup()
             self._temp = None
+
+
+def _shared_export_dir(pst_path: str, shared_in: str) -> Path | None:
+    """The PST's folder in the shared scratch: named by its path, size and modification time,
+    so that a file replaced under the same name is exported again."""
+    try:
+        status = os.stat(pst_path)
+    except OSError:   # pffexport will say why it cannot read it; nothing to share
+        return None
+    key = f"{os.path.realpath(pst_path)}\0{status.st_size}\0{status.st_mtime_ns}"
+    return Path(shared_in) / "pffexport" / hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def _run_pffexport(command: str, mode: str, target: Path, pst_path: str) -> dict[str, Any]:
+    """Run pffexport -m `mode` into `target`; how it went, as the JSON the shared export keeps:
+    its exit code and last lines, or why it could not run."""
+    try:
+        completed = subprocess.run(
+            [command, "-d", "-f", "all", "-q", "-m", mode, "-t", str(target), pst_path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            timeout=PFFEXPORT_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired as exc:
+        return {"failed": f"pffexport timed out after {exc.timeout} seconds"}
+    except OSError as exc:
+        return {"failed": f"pffexport could not run: {exc}"}
+    tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+    return {"returncode": completed.returncode, "stderr_tail": " ".join(tail)}
+
+
+def _export_outputs(target: Path, outcome: dict[str, Any],
+                    outputs: list[str]) -> dict[str, Path | FallbackFailed]:
+    """Each output's folder beside `target`, or why pffexport did not write it."""
+    if "failed" in outcome:
+        raise FallbackFailed(outcome["failed"])
+    found: dict[str, Path | FallbackFailed] = {}
+    for output in outputs:
+        folder = target.with_name(target.name + EXPORT_FOLDER_SUFFIXES[output])
+        if outcome["returncode"] != 0 and not folder.is_dir():
+            found[output] = FallbackFailed(f"pffexport exited with {outcome['returncode']}: "
+                                           + outcome["stderr_tail"])
+        else:
+            folder.mkdir(exist_ok=True)   # no recovered items: pffexport may write nothing
+            found[output] = folder
+    return found
 
 
 def fingerprint(props: Props) -> tuple:
@@ -1253,7 +1310,7 @@ class PstReader(SourceReader):
             yield exception_item(self.origin(unit, "file"), None, "open pst",
                                  open_failure_reason(exc), _describe(exc))
             return
-        export = PffExport(unit.path)
+        export = PffExport(unit.path, ctx.ingest.scratch_dir)
         try:
             names, names_problem = safe_name_map(pst)
             reader = PypffReader(names, export, ctx.ingest.max_attachment_bytes)

@@ -2,6 +2,8 @@
 Spark, Tika and Elasticsearch: a document attached to a message forwarded inside a PST message
 is found by a word of its text, with its family."""
 
+import dataclasses
+
 import pytest
 
 from pipeline.manifest import parse_manifest
@@ -18,7 +20,15 @@ CASE = "test-public-stores"
 
 
 @pytest.fixture(scope="module")
-def stores_case(spark, test_config, es_client):
+def scratch(tmp_path_factory):
+    return tmp_path_factory.mktemp("scratch")
+
+
+@pytest.fixture(scope="module")
+def stores_case(spark, test_config, es_client, scratch):
+    # testPST.pst's forwarded message comes from pffexport, whose export the units share here.
+    config = test_config.replace(ingest=dataclasses.replace(test_config.ingest,
+                                                            scratch_dir=str(scratch)))
     tika, enron = public_file("testPST.pst"), public_file("enron.pst")
     outlook = [public_file("pstextractortest.ost"), public_file("pstextractortestpdf.ost")]
     manifest = parse_manifest({"case": CASE, "sources": [
@@ -26,7 +36,7 @@ def stores_case(spark, test_config, es_client):
         {"custodian": "Michelle Lokay", "paths": [str(enron)]},
         {"custodian": "Pst Extractor", "paths": [str(path) for path in outlook]}]},
         tika.parent)
-    return ingest_case(spark, test_config, manifest)
+    return ingest_case(spark, config, manifest)
 
 
 def source(es_client, case, item_id):
@@ -40,6 +50,10 @@ def test_every_store_reconciles(stores_case, es_client, test_config):
     assert report["totals"]["files"] == 4
     assert report["totals"]["found"] == report["totals"]["indexed"] == stores_case.staged
     assert stores_case.exceptions == 0
+
+
+def test_the_run_removed_its_scratch_folder(stores_case, scratch):
+    assert list(scratch.iterdir()) == []
 
 
 def test_a_word_of_a_document_in_a_forwarded_pst_message_finds_it_with_its_family(

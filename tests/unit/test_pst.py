@@ -11,6 +11,7 @@ import email
 import email.policy
 import email.utils
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -454,6 +455,72 @@ def test_one_all_run_gives_the_items_and_the_same_recovered_items(pffexport_mode
     finally:
         items_first.close()
         recovered_only.close()
+
+
+# --- one export per PST for all of a run's units (ingest.scratch_dir) ----------------------------
+
+def shared_context(context, scratch: Path):
+    import dataclasses
+
+    return dataclasses.replace(context, ingest=dataclasses.replace(
+        context.ingest, scratch_dir=str(scratch)))
+
+
+def test_the_units_of_a_split_pst_share_one_export(context, monkeypatch, pffexport_modes,
+                                                   tmp_path):
+    require("pffexport")
+    path = public_file("testPST.pst")   # pypff hides its forwarded message: pffexport has it
+    monkeypatch.setattr(pst, "MESSAGES_PER_UNIT", 2)
+    units = READER.plan(source_for(path), 1 << 20)
+    assert len(units) == 5
+    alone = [item.id for unit in units for item in READER.read(unit, context)]
+    runs_alone = len(pffexport_modes)
+    pffexport_modes.clear()
+
+    shared = shared_context(context, tmp_path)
+    together = [item.id for unit in units for item in READER.read(unit, shared)]
+    assert together == alone
+    # Each unit that met the forwarded message, or wanted the recovered items, ran its own
+    # export before; now the first one's -m all serves every unit, the file unit's included.
+    assert runs_alone >= 2
+    assert pffexport_modes == ["all"]
+    [export] = (tmp_path / "pffexport").iterdir()
+    assert json.loads((export / "all.json").read_text())["returncode"] == 0
+
+
+def test_units_reading_at_once_wait_for_the_one_export(context, pffexport_modes, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    require("pffexport")
+    path = str(corpus_path("ruby-msg", "msgInMsg.pst"))
+    exports = [pst.PffExport(path, str(tmp_path)) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        roots = list(pool.map(lambda export: export.item_dirs(), exports))
+    assert pffexport_modes == ["all"]
+    assert roots[0] and all(found == roots[0] for found in roots)
+    for export in exports:
+        export.close()
+    assert all(directory.is_dir() for directory in roots[0])   # the job removes them, later
+
+
+def test_a_shared_export_records_a_failure_for_the_units_after(context, pffexport_modes,
+                                                               tmp_path):
+    require("pffexport")
+    damaged = tmp_path / "damaged.pst"
+    damaged.write_bytes(pst.PST_MAGIC + bytes(1020))
+    first, second = (pst.PffExport(str(damaged), str(tmp_path / "scratch")) for _ in range(2))
+    for export in (first, second):
+        with pytest.raises(pst.FallbackFailed, match="pffexport exited with"):
+            export.root("items")
+    assert pffexport_modes == ["all"]
+
+
+def test_each_run_has_a_scratch_folder_of_its_own(context, tmp_path):
+    from pipeline.run import run_scratch_dir
+
+    first = run_scratch_dir(shared_context(context, tmp_path).ingest, "case-a")
+    assert first.parent == tmp_path and first.name.startswith("trawl-run-case-a-")
+    assert first != run_scratch_dir(shared_context(context, tmp_path).ingest, "case-a")
 
 
 # --- the file unit: recovered and orphan items -----------------------------------------------
