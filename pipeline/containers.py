@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import posixpath
 import tarfile
 import zipfile
@@ -203,16 +204,39 @@ def _hashing_factory(max_bytes: int) -> Any:
     return Factory()
 
 
-def _rar_entries(source: BinaryIO) -> Iterator[Entry]:
+def _is_volume_set(archive: Any, infos: list[Any]) -> bool:
+    """Whether a RAR is the first volume of a multi-volume set: its main header says so (rarfile
+    keeps it unexposed), or an entry runs on into the next volume."""
+    import rarfile
+
+    main = getattr(getattr(archive, "_file_parser", None), "_main", None)
+    return bool(main is not None and main.flags & rarfile.RAR_MAIN_VOLUME) or any(
+        info.flags & rarfile.RAR_FILE_SPLIT_AFTER for info in infos)
+
+
+def _rar_entries(source: BinaryIO, volume_path: str | None = None) -> Iterator[Entry]:
+    """A RAR's entries. `volume_path` is the RAR's path when it is an evidence file itself: the
+    first volume of a multi-volume set is then opened by its path, so that rarfile finds the
+    next volumes beside it. (Anything else is read from the stream: unar, which rarfile runs for
+    compressed entries, fails on some solid RAR5 archives opened by path.)"""
     import rarfile
 
     try:
         archive = rarfile.RarFile(source)
         infos = archive.infolist()
+        if volume_path is not None and _is_volume_set(archive, infos):
+            archive = rarfile.RarFile(volume_path)
+            infos = archive.infolist()
+    except rarfile.NeedFirstVolume as exc:
+        raise ContainerError("multi_volume", "a later volume of a multi-volume RAR: its entries "
+                                             "are read with the set's first volume") from exc
     except rarfile.PasswordRequired as exc:
         raise ContainerError("encrypted", "the RAR archive is password-protected") from exc
     except (rarfile.Error, OSError, ValueError) as exc:
         raise ContainerError("corrupt", f"not a readable RAR archive: {exc}") from exc
+    if not infos and archive.needs_password():
+        raise ContainerError("encrypted", "the RAR archive's headers are encrypted: its entries "
+                                          "cannot even be listed without the password")
 
     def open_entry(info: Any) -> BinaryIO:
         try:
@@ -250,7 +274,18 @@ def _gzip_entries(source: BinaryIO, name: str | None) -> Iterator[Entry]:
     yield Entry(inner, -1, open=open_stream, read=read)
 
 
-def _entries(kind: str, source: BinaryIO, name: str | None) -> Iterator[Entry]:
+def rar_volume_bytes(path: str) -> int:
+    """The size of a RAR set from its first volume's path: every volume's bytes."""
+    import rarfile
+
+    try:
+        return sum(os.path.getsize(volume) for volume in rarfile.RarFile(path).volumelist())
+    except (rarfile.Error, OSError, ValueError):   # _rar_entries reports what is wrong
+        return os.path.getsize(path)
+
+
+def _entries(kind: str, source: BinaryIO, name: str | None,
+             volume_path: str | None = None) -> Iterator[Entry]:
     if kind == "zip":
         return _zip_entries(source)
     if kind == "tar":
@@ -258,7 +293,7 @@ def _entries(kind: str, source: BinaryIO, name: str | None) -> Iterator[Entry]:
     if kind == "7z":
         return _seven_zip_entries(source)
     if kind == "rar":
-        return _rar_entries(source)
+        return _rar_entries(source, volume_path)
     return _gzip_entries(source, name)
 
 
@@ -278,8 +313,13 @@ def container_items(kind: str, content: bytes | BinaryIO, container: Item, origi
         size, source = len(content), io.BytesIO(content)
     else:
         source = content
+    # A RAR that is an evidence file is opened by its path: its set's next volumes are beside it.
+    volume_path = origin.source_path if kind == "rar" and container.parent_id is None \
+        and os.path.isfile(origin.source_path) else None
+    if volume_path is not None:
+        size = rar_volume_bytes(volume_path)
     try:
-        entries = list(_entries(kind, source, container.file_name))
+        entries = list(_entries(kind, source, container.file_name, volume_path))
     except ContainerError as exc:
         return [problem(exc.reason, str(exc))]
     if len(entries) > MAX_ENTRIES:
