@@ -393,3 +393,11 @@ def test_a_failing_npm_is_reported_with_its_last_lines(tmp_path: Path,
     assert "404 Not Found" in str(caught.value)
     assert "pst-extractor@9.9.9" in str(caught.value)
     assert [path.name for path in (tmp_path / "out").iterdir()] == []
+
+
+def test_a_pypi_sdist_is_named_as_pip_downloads_it() -> None:
+    sdist = artifacts.PypiSdist("rarfile", "4.2", "0" * 64)
+    assert (sdist.coordinates, sdist.file_name) == ("rarfile==4.2", "rarfile-4.2.tar.gz")
+    assert artifacts.PypiSdist("extract-msg", "0.55.0", "0" * 64).file_name == \
+        "extract_msg-0.55.0.tar.gz"
+
