@@ -84,9 +84,10 @@ def readpst_export(path: Path, tmp_path: Path) -> Path:
 
     readpst 0.6.76 is not steady: it skips the HTML message of testPST.pst in about one run in
     twenty (it then prints 'items skipped'), and on an OST it now and then dies of a
-    segmentation fault part-way (exit code 11). It only ever loses items, so up to five runs are
-    made, stopping at a clean one, and the run that wrote the most files is taken. (On an OST it
-    always reports skipped items: ones that are no messages, which pffexport does not export
+    segmentation fault part-way (exit code 11), leaving what it was writing cut short. It only
+    ever loses items, so up to five runs are made, stopping at a clean one, and of the runs
+    that exited cleanly (if any did) the one that wrote the most is taken. (On an OST it always
+    reports skipped items: ones that are no messages, which pffexport does not export
     either.)"""
     command = require("readpst")
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -97,10 +98,12 @@ def readpst_export(path: Path, tmp_path: Path) -> Path:
         done = subprocess.run([command, "-D", "-e", "-o", str(target), str(path)],
                               capture_output=True, encoding="utf-8", errors="replace",
                               timeout=300)
-        runs.append(target)
+        files = [file for file in target.rglob("*") if file.is_file()]
+        runs.append((done.returncode == 0, len(files), sum(f.stat().st_size for f in files),
+                     target))
         if done.returncode == 0 and not re.search(r"\b[1-9]\d* items skipped", done.stdout):
             break
-    return max(runs, key=lambda run: sum(1 for file in run.rglob("*") if file.is_file()))
+    return max(runs, key=lambda run: run[:3])[3]
 
 
 def readpst_messages(path: Path, tmp_path: Path) -> list[email.message.Message]:
