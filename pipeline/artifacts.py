@@ -1,9 +1,10 @@
 """Downloaded artifacts (the Elasticsearch distribution, the Tika server jar, and the public test
 files of tests/public_fixtures.py), fetched once per machine.
 
-Maven fetches them from Maven Central, and npm from the npm registry, into `paths.cache_dir`,
-which lives outside the clone so that every clone on the machine shares one download. A file only appears in the cache under its
-final name once its SHA-256 has been checked, so an interrupted or tampered fetch never looks valid.
+Maven fetches them from Maven Central, npm from the npm registry and pip from PyPI, into
+`paths.cache_dir`, which lives outside the clone so that every clone on the machine shares one
+download. A file only appears in the cache under its final name once its SHA-256 has been
+checked, so an interrupted or tampered fetch never looks valid.
 """
 
 from __future__ import annotations
