@@ -14,7 +14,7 @@ from typing import BinaryIO, Callable
 from pipeline import ids
 from pipeline.extract import Extraction
 from pipeline.mail import (MAX_FAMILY_DEPTH, Origin, ParseContext, email_header_item,
-                           email_items, exception_item)
+                           email_items, exception_item, streamed_email_items)
 from pipeline.records import Item
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -155,7 +155,8 @@ def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
     An archive is opened from the stream when the stream has `random_access` (a loose file, a
     PST attachment). An archive entry's stream seeks backwards by decompressing again from the
     start, so an archive that large inside another is hashed and recorded as too large to open.
-    An RFC 822 message that large is read for its headers alone (`mail.email_header_item`); an
+    An RFC 822 message that large is read from the stream (`mail.streamed_email_items`), or, if
+    its structure cannot be followed, for its headers alone (`mail.email_header_item`); an
     Outlook MSG that large is hashed and recorded. `max_bytes` bounds what an archive entry's
     stream may expand to (a zip bomb). `digest` (MD5, SHA-256, size), when the caller has it
     already, spares the hashing pass; content with no stream (a 7z entry) comes with it, and is
@@ -181,6 +182,11 @@ def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
         head = stream.read(HEAD_BYTES)
     parser = _sniff_parser(head, name, declared_mime)
     if parser is email_items:
+        try:
+            return streamed_email_items(open_stream, md5, sha256, size, origin, ctx, parent,
+                                        family_path)
+        except Exception as exc:  # a structure it cannot follow: the headers, if they read
+            unread = f"its body and attachments not ({type(exc).__name__}: {exc})"
         header = _header_block(open_stream)
         message = None
         if header is not None:
@@ -190,7 +196,7 @@ def streamed_blob_items(open_stream: OpenStream | None, name: str | None,
             except Exception:  # headers the parser chokes on: the message is recorded unparsed
                 message = None
         if message is not None:
-            return too_large("its headers read, its body and attachments not", message)
+            return too_large(f"its headers read, {unread}", message)
     if parser is not None or (head.startswith(OLE_MAGIC)
                               and (name or "").lower().endswith(".msg")):
         return too_large("a message this large is not parsed")

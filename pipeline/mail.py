@@ -13,9 +13,12 @@ import email.policy
 import hashlib
 import mimetypes
 import re
+import tempfile
 import traceback
 from dataclasses import dataclass, field
-from typing import Iterator
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
 
 from pipeline import ids
 from pipeline.config import IngestConfig
@@ -70,20 +73,28 @@ def _leaf_parts(message: email.message.Message) -> Iterator[email.message.Messag
 
 
 def _split_parts(message: email.message.Message) -> _Parts:
+    return _parts_of(message, [(part, _payload_bytes) for part in _leaf_parts(message)])
+
+
+def _parts_of(message: email.message.Message,
+              leaves: list[tuple[email.message.Message, Callable[[email.message.Message], bytes]]]
+              ) -> _Parts:
+    """Which leaves are the body (plain, and the first HTML) and which are attachments; each
+    leaf comes with how to read its content, called for the body's leaves only."""
     parts = _Parts()
-    for part in _leaf_parts(message):
+    for part, content in leaves:
         content_type = part.get_content_type()
         is_attachment = (part.get_content_disposition() == "attachment"
                          or part.get_filename() is not None
                          or content_type == "message/rfc822")
         if not is_attachment and content_type == "text/plain":
-            parts.plain.append(_payload_bytes(part))
+            parts.plain.append(content(part))
             parts.plain_charsets.append(part.get_content_charset())
         elif not is_attachment and content_type == "text/html" and parts.html is None:
-            parts.html = _payload_bytes(part)
+            parts.html = content(part)
             parts.html_charset = part.get_content_charset()
         elif part is message and not message.is_multipart() and content_type.startswith("text/"):
-            parts.plain.append(_payload_bytes(part))
+            parts.plain.append(content(part))
             parts.plain_charsets.append(part.get_content_charset())
         else:
             parts.attachments.append(part)
@@ -268,6 +279,66 @@ def email_header_item(header: bytes, md5: str, sha256: str, size: int, origin: O
     item.email_hash = bytes_email_hash(sha256)
     _link_into_family(item, parent, family_path)
     return item
+
+
+def streamed_email_items(open_stream: Callable[[], BinaryIO], md5: str, sha256: str, size: int,
+                         origin: Origin, ctx: ParseContext, parent: Item | None = None,
+                         family_path: str = "") -> list[Item]:
+    """A message too large to hold (over `ingest.max_attachment_bytes`), read from a stream as
+    `email_items` reads one from bytes: `mime_stream.spool_message` decodes its leaves into
+    temporary files one at a time. Its body is read from the first `4 * max_text_chars` bytes
+    of each body part; attachments within the cap are read as any are, and larger ones are
+    streamed from their files. The hashes are the whole message's; the email hash is left to
+    the analysis, as for any message. Raises when the message's structure cannot be followed
+    (`mime_stream.MimeStreamError`)."""
+    from pipeline.families import MAX_HEADER_BYTES, blob_items, streamed_blob_items
+    from pipeline.mime_stream import spool_message
+
+    limit = ctx.ingest.max_attachment_bytes
+    body_bytes = 4 * ctx.ingest.max_text_chars
+    item_id = (ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
+                                origin.locator, sha256)
+               if parent is None else ids.child_id(parent.id, family_path, sha256))
+    with tempfile.TemporaryDirectory(prefix="trawl-message-") as directory:
+        with open_stream() as stream:
+            message, leaves = spool_message(stream, Path(directory), MAX_HEADER_BYTES)
+        files = {id(leaf.headers): leaf for leaf in leaves}
+        cut: list[str] = []
+
+        def body_content(part: email.message.Message) -> bytes:
+            leaf = files[id(part)]
+            with leaf.path.open("rb") as handle:
+                data = handle.read(body_bytes)
+            if leaf.size > body_bytes:
+                cut.append(f"a body part of {leaf.size} bytes read to its first {body_bytes}")
+            return data
+
+        for leaf in leaves:
+            if leaf.headers.get_content_type() == "message/rfc822":
+                # What the parser would hold as the attached message: its headers name it.
+                with leaf.path.open("rb") as handle:
+                    leaf.headers.set_payload([BytesHeaderParser(
+                        policy=email.policy.compat32).parse(handle, headersonly=True)])
+        parts = _parts_of(message, [(leaf.headers, body_content) for leaf in leaves])
+        item = _email_item(b"", item_id, origin, message, parts, ctx)
+        item.md5, item.sha256, item.size = md5, sha256, size
+        item.decode_warnings = sorted(set(item.decode_warnings) | set(cut) | {
+            f"read as a stream: {size} bytes is over ingest.max_attachment_bytes ({limit})"})
+        _link_into_family(item, parent, family_path)
+        results = [item]
+        for index, part in enumerate(parts.attachments, start=1):
+            leaf = files[id(part)]
+            name = item.attachment_names[index - 1]
+            child_path = f"{family_path}/{index}" if family_path else str(index)
+            if leaf.size <= limit:
+                results.extend(blob_items(leaf.path.read_bytes(), name, part.get_content_type(),
+                                          origin, ctx, item, child_path,
+                                          charset=part.get_content_charset()))
+            else:
+                results.extend(streamed_blob_items(
+                    lambda path=leaf.path: path.open("rb"), name, part.get_content_type(),
+                    origin, ctx, item, child_path, random_access=True))
+        return results
 
 
 def _locator(origin: Origin, family_path: str) -> str:

@@ -70,9 +70,9 @@ def email_hash(sender: str | None, recipients: Iterable[str | None], subject: st
 
 
 def bytes_email_hash(sha256: str) -> str:
-    """The email hash of a message too large to parse (`mail.email_header_item`): over its
-    bytes' SHA-256, in a namespace of its own, so it matches only byte-identical copies and
-    never a normalised hash."""
+    """The email hash of a message whose headers alone were read (`mail.email_header_item`):
+    over its bytes' SHA-256, in a namespace of its own, so it matches only byte-identical copies
+    and never a normalised hash."""
     return hashlib.sha256(f"bytes:{sha256}".encode("ascii")).hexdigest()
 
 
@@ -92,8 +92,9 @@ def hash_when_read(item: Any) -> Any:
     """Set the hashes a reader already holds everything for, so their text need not cross to a
     Python UDF again in the analysis: the MIH of any item with a Message-ID, and the email hash
     of an email without attachments (one with attachments needs its children's hashes, which
-    the analysis joins), unless the reader set one (`bytes_email_hash`). Strings are hashed as Spark stores them, and a date without a zone is
-    left to the analysis, so both ways give the same value; the Spark tests compare them."""
+    the analysis joins), unless the reader set one (`bytes_email_hash`). Strings are hashed as
+    Spark stores them, and a date without a zone is left to the analysis, so both ways give the
+    same value; the Spark tests compare them."""
     item.message_id_hash = message_id_hash(as_stored(item.message_id))
     dated = item.date is None or item.date.tzinfo is not None
     if (item.type == EMAIL_TYPE and item.email_hash is None and item.attachment_count == 0

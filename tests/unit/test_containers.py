@@ -338,26 +338,72 @@ def test_loose_archive_over_the_memory_cap_is_opened_from_the_file(context, tmp_
         ("tika_unavailable", items[3].id)]
 
 
-def test_loose_message_over_the_memory_cap_keeps_its_headers_and_whole_hashes(context,
-                                                                            tmp_path):
-    from pipeline.transforms.hashes import bytes_email_hash, hash_when_read
+def large_message(noise: bytes) -> bytes:
+    """A message with a plain and an HTML body, a quoted-printable note, an attached message and
+    a base64 attachment of `noise`, in nested multiparts, with a preamble and an epilogue."""
+    import base64
 
+    encoded = base64.encodebytes(noise)
+    return (b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\n"
+            b"Subject: Quarterly figures\r\nMessage-ID: <q3@example.org>\r\n"
+            b"Date: Mon, 01 Jan 2001 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="outer"\r\n\r\n'
+            b"This is a multi-part message.\r\n--outer\r\n"
+            b'Content-Type: multipart/alternative; boundary="inner"\r\n\r\n'
+            b"--inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            b"The figures are attached.\r\nRegards  \r\n--inner\r\n"
+            b"Content-Type: text/html\r\n\r\n<p>The figures are <b>attached</b>.</p>\r\n"
+            b"--inner--\r\n\r\n--outer\r\nContent-Type: text/plain; name=note.txt\r\n"
+            b"Content-Disposition: attachment; filename=note.txt\r\n"
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            b"caf=C3=A9 =3D 5=\r\n=E2=82=AC\r\nsecond line \r\n--outer\r\n"
+            b"Content-Type: message/rfc822\r\n\r\n"
+            b"From: carol@example.org\r\nSubject: Earlier draft\r\n\r\nDraft body.\r\n"
+            b"--outer\r\nContent-Type: application/octet-stream; name=figures.bin\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded.replace(b"\n", b"\r\n")
+            + b"--outer--\r\nepilogue\r\n")
+
+
+def test_loose_message_over_the_memory_cap_is_read_from_a_stream_as_the_parser_reads_it(
+        context, tmp_path):
+    noise = random.Random(7).randbytes(3000)
     path = tmp_path / "big.eml"
-    content = EMAIL.replace(b"\n\n", b"\r\n\r\n", 1) + b"more text\n" * 200
-    path.write_bytes(content)
-    _, items = read_file(path, capped(context))
-    assert [(i.type, i.exception_reason) for i in items] == [("email", None),
-                                                             ("exception", "too_large")]
-    message, record = items
-    assert (message.subject, message.from_address, message.recipient_addresses,
-            message.message_id) == ("Deep inside", "alice@example.org", ["bob@example.org"],
-                                    "<deep@example.org>")
-    assert message.sha256 == hashlib.sha256(content).hexdigest()
-    assert message.size == len(content) and message.body == ""
-    assert message.email_hash == bytes_email_hash(message.sha256)
-    assert hash_when_read(message).email_hash == bytes_email_hash(message.sha256)
-    assert record.exception_item_id == message.id
-    assert "headers read, its body and attachments not" in record.exception_message
+    path.write_bytes(large_message(noise))
+    _, streamed = read_file(path, capped(context))                    # 1,000-byte cap
+    _, parsed = read_file(path, capped(context, max_attachment_bytes=1 << 20))
+
+    def fields(item):
+        # The attached message is kept as the bytes it was sent as, where the parser's copy is
+        # written out again (LF line breaks): its hashes, and so its id, differ on purpose.
+        kept = item.subject != "Earlier draft"
+        return (item.id if kept else None, item.type, item.file_name,
+                item.sha256 if kept else None, item.size if kept else None, item.level,
+                item.family_path, item.subject, item.from_, item.to, item.body, item.body_html,
+                item.attachment_names, item.exception_reason)
+
+    assert [fields(item) for item in streamed] == [fields(item) for item in parsed]
+    message = streamed[0]
+    assert message.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert message.body == "The figures are attached.\r\nRegards" and message.email_hash is None
+    assert message.attachment_names == ["note.txt", "Earlier draft.eml", "figures.bin"]
+    assert any(warning.startswith("read as a stream") for warning in message.decode_warnings)
+    children = {item.file_name: item for item in streamed[1:] if item.type != "exception"}
+    assert children["note.txt"].body == "café = 5€\r\nsecond line "
+    [draft] = [item for item in streamed if item.type == "email" and item.level == 1]
+    assert (draft.subject, draft.body, draft.family_path) == ("Earlier draft", "Draft body.", "2")
+    assert draft.sha256 == hashlib.sha256(
+        b"From: carol@example.org\r\nSubject: Earlier draft\r\n\r\nDraft body.").hexdigest()
+    # 3,000 bytes, over the cap: streamed from its spooled file; Tika is down in this context.
+    assert children["figures.bin"].sha256 == hashlib.sha256(noise).hexdigest()
+
+
+def test_a_streamed_body_part_is_read_to_four_times_max_text_chars(context, tmp_path):
+    path = tmp_path / "long.eml"
+    path.write_bytes(b"From: a@example.org\nSubject: long\n\n" + b"word " * 2000)
+    _, items = read_file(path, capped(context, max_text_chars=100))
+    [message] = items
+    assert message.body == "word " * 20            # cut at 100 characters
+    assert "a body part of 10000 bytes read to its first 400" in message.decode_warnings
 
 
 def test_loose_message_with_no_header_end_in_reach_is_hashed_not_parsed(context, tmp_path,
