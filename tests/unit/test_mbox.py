@@ -1,7 +1,14 @@
+import dataclasses
 import io
+from pathlib import Path
+
+import pytest
 
 from pipeline.demo import mbox_entry
-from pipeline.sources.mbox import iter_messages
+from pipeline.mail import ParseContext
+from pipeline.records import WorkUnit
+from pipeline.sources import mbox
+from pipeline.sources.mbox import MboxReader, iter_messages
 
 MESSAGES = [
     b"From: a@example.org\nSubject: one\n\nFirst body\nFrom the start of a line\n",
@@ -51,3 +58,51 @@ def test_from_line_inside_a_body_without_blank_line_before_is_not_a_separator():
     found = [raw for _, raw in iter_messages(io.BytesIO(data), 0, None)]
     assert len(found) == 2
     assert b"From here on it is body" in found[0]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 64])
+def test_lines_read_in_pieces_give_the_same_messages(monkeypatch, limit):
+    data = build_mbox() + mbox_entry(b"Subject: long\n\n" + b"x" * 300 + b"\n\n\n")
+    whole = list(iter_messages(io.BytesIO(data), 0, None))
+    monkeypatch.setattr(mbox, "LINE_LIMIT", limit)
+    assert list(iter_messages(io.BytesIO(data), 0, None)) == whole
+    for cut in range(1, len(data), 13):
+        assert (list(iter_messages(io.BytesIO(data), 0, cut))
+                + list(iter_messages(io.BytesIO(data), cut, None))) == whole
+
+
+def test_a_message_over_the_spill_size_comes_as_a_file_removed_afterwards():
+    data = build_mbox()
+    whole = [raw for _, raw in iter_messages(io.BytesIO(data), 0, None)]
+    spilled, files = [], []
+    for _, message in iter_messages(io.BytesIO(data), 0, None, spill_over=60):
+        if isinstance(message, Path):
+            files.append(message)
+            spilled.append(message.read_bytes())
+        else:
+            spilled.append(message)
+    assert spilled == whole
+    assert len(whole) > len(files) == sum(len(raw) > 60 for raw in whole) >= 2
+    assert not any(file.exists() for file in files)
+
+
+def test_an_mbox_message_over_the_cap_is_read_from_a_stream(context, tmp_path):
+    message = (b"From: a@example.org\nSubject: big\nMIME-Version: 1.0\n"
+               b'Content-Type: multipart/mixed; boundary="b"\n\n--b\n\nSee attached.\n'
+               b"--b\nContent-Type: text/plain; name=log.txt\n\n" + b"log line\n" * 300
+               + b"--b--\n")
+    path = tmp_path / "box.mbox"
+    path.write_bytes(mbox_entry(MESSAGES[0]) + mbox_entry(message))
+    unit = WorkUnit("unit", "Jane Smith", "jane-smith", str(path), "mbox", 0, None)
+
+    def read(cap):
+        capped = ParseContext(context.extractor, dataclasses.replace(
+            context.ingest, max_attachment_bytes=cap))
+        return list(MboxReader().read(unit, capped))
+
+    streamed, parsed = read(1000), read(1 << 20)
+    assert [(i.id, i.type, i.body, i.sha256) for i in streamed] == [
+        (i.id, i.type, i.body, i.sha256) for i in parsed]
+    assert [i.type for i in streamed] == ["email", "email", "attachment"]
+    assert any(w.startswith("read as a stream") for w in streamed[1].decode_warnings)
+    assert streamed[2].body == ("log line\n" * 300).rstrip("\n")
