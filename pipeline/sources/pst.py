@@ -521,6 +521,10 @@ class PffExport:
                     outcome = json.loads(record.read_text(encoding="utf-8"))
                     return _export_outputs(self._shared / done, outcome, outputs)
             target = self._shared / mode
+            # A run with no record was cut short (its task killed): pffexport will not write
+            # over what it left.
+            for suffix in EXPORT_FOLDER_SUFFIXES.values():
+                shutil.rmtree(target.with_name(target.name + suffix), ignore_errors=True)
             outcome = _run_pffexport(command, mode, target, self.pst_path)
             (self._shared / f"{mode}.json").write_text(json.dumps(outcome), encoding="utf-8")
             return _export_outputs(target, outcome, outputs)

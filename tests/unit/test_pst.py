@@ -506,6 +506,19 @@ def test_units_reading_at_once_wait_for_the_one_export(context, pffexport_modes,
     assert all(directory.is_dir() for directory in roots[0])   # the job removes them, later
 
 
+def test_a_shared_export_cut_short_is_made_again(context, pffexport_modes, tmp_path):
+    require("pffexport")
+    path = str(corpus_path("ruby-msg", "msgInMsg.pst"))
+    first = pst.PffExport(path, str(tmp_path))
+    complete = first.item_dirs()
+    [folder] = (tmp_path / "pffexport").iterdir()
+    (folder / "all.json").unlink()                 # as if its task had been killed mid-run
+    shutil.rmtree(complete[0])
+    again = pst.PffExport(path, str(tmp_path)).item_dirs()
+    assert pffexport_modes == ["all", "all"]
+    assert again == complete and all(directory.is_dir() for directory in again)
+
+
 def test_a_shared_export_records_a_failure_for_the_units_after(context, pffexport_modes,
                                                                tmp_path):
     require("pffexport")
