@@ -99,7 +99,7 @@ def _read_partition(units: Iterable[Any], tika: TikaConfig,
                     ingest: IngestConfig) -> Iterator[tuple]:
     context = ParseContext(extractor=TextExtractor(tika), ingest=ingest)
     for row in units:
-        unit = WorkUnit(**row.asDict())
+        unit = WorkUnit(**(row if isinstance(row, dict) else row.asDict()))
         try:
             for item in reader_named(unit.format).read(unit, context):
                 yield hash_when_read(item).to_row()
@@ -119,10 +119,31 @@ def read_partition_count(unit_count: int, total_bytes: int, split_bytes: int,
     return max(1, min(unit_count, max(by_bytes, 2 * max(parallelism, 1))))
 
 
+# Items per Arrow batch handed to the JVM: a few MB of rows at the corpus's sizes.
+ITEMS_PER_BATCH = 1000
+
+
 def read_items(units: Any, tika: TikaConfig, ingest: IngestConfig, partitions: int) -> Any:
-    """work units -> items, spread round-robin over `partitions` tasks."""
+    """work units -> items, spread round-robin over `partitions` tasks. The items cross to the
+    JVM as Arrow batches (`mapInArrow`): pickled rows cost the JVM a Java object per field to
+    unpickle and convert, on the same cores the readers need."""
     from pipeline.schema import spark_schema
 
-    spread = units.rdd.repartition(max(partitions, 1))
-    rows = spread.mapPartitions(lambda part: _read_partition(part, tika, ingest))
-    return units.sparkSession.createDataFrame(rows, spark_schema(), verifySchema=False)
+    return units.repartition(max(partitions, 1)).mapInArrow(
+        lambda batches: _read_batches(batches, tika, ingest), spark_schema())
+
+
+def _read_batches(batches: Iterable[Any], tika: TikaConfig,
+                  ingest: IngestConfig) -> Iterator[Any]:
+    from pipeline.arrow_items import item_batch, item_schema
+
+    schema = item_schema()
+    units = (row for batch in batches for row in batch.to_pylist())
+    rows: list[tuple] = []
+    for row in _read_partition(units, tika, ingest):
+        rows.append(row)
+        if len(rows) >= ITEMS_PER_BATCH:
+            yield item_batch(rows, schema)
+            rows = []
+    if rows:
+        yield item_batch(rows, schema)

@@ -94,3 +94,29 @@ def test_shared_corpus_folder_is_fully_accounted_for(spark, test_config):
     accounted = {row.source_path for row in top_level.select("source_path").collect()}
     assert accounted == files
     assert items.where("type = 'email' and level = 0").count() >= 11
+
+
+def test_items_cross_as_arrow_batches_as_they_would_as_pickled_rows(spark):
+    """The read stage hands items over as Arrow batches; they must land as pickled rows did:
+    lone surrogates as U+FFFD, dates in UTC (a naive one read as local time), arrays, nulls."""
+    from datetime import datetime, timedelta, timezone
+
+    from pipeline.arrow_items import item_batch, item_schema
+    from pipeline.records import Item
+    from pipeline.schema import spark_schema
+
+    items = [Item(id="a", case="c", type="email", subject="caf\udce9 menu", level=2,
+                  recipient_addresses=["b@example.org", "\ud800@example.org"],
+                  date=datetime(2021, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=-5))),
+                  body="line\udc80\r\n  wrapped\ud83d\ude00", has_attachments=True,
+                  near_duplicate_score=0.75, size=2 ** 40),
+             Item(id="b", case="c", type="document", date=datetime(2020, 2, 29, 23, 59, 59),
+                  attachment_names=[], decode_warnings=["x"]),
+             Item(id="c", case="c", type="exception")]
+    rows = [item.to_row() for item in items]
+    pickled = spark.createDataFrame(spark.sparkContext.parallelize(rows, 1), spark_schema(),
+                                    verifySchema=False)
+    batch = item_batch(rows, item_schema())
+    arrow = spark.range(1).repartition(1).mapInArrow(lambda _: iter([batch]), spark_schema())
+    assert arrow.schema == pickled.schema
+    assert sorted(arrow.collect()) == sorted(pickled.collect())
