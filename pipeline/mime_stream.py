@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import binascii
 import email.message
-import quopri
 import email.policy
+import quopri
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from pathlib import Path
