@@ -152,16 +152,9 @@ def fetch_with_npm(package: NpmPackage, output_dir: Path) -> Path:
     if npm is None:
         raise ArtifactError(f"cannot fetch {package.coordinates}: 'npm' is not on PATH")
     # `npm pack` of a registry spec downloads the tarball and runs none of the package's scripts.
-    result = subprocess.run([npm, "pack", "--silent", package.coordinates,
-                             "--pack-destination", str(output_dir)],
-                            cwd=output_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, errors="replace", check=False)
-    fetched = output_dir / package.file_name
-    if result.returncode != 0 or not fetched.is_file():
-        tail = result.stdout.strip().splitlines()[-MVN_OUTPUT_LINES_IN_ERRORS:]
-        raise ArtifactError(f"npm could not fetch {package.coordinates} "
-                            f"(exit code {result.returncode}):\n" + "\n".join(tail))
-    return fetched
+    return _fetched_by("npm", [npm, "pack", "--silent", package.coordinates,
+                               "--pack-destination", str(output_dir)],
+                       package.coordinates, output_dir / package.file_name)
 
 
 def fetch_with_pip(sdist: PypiSdist, output_dir: Path) -> Path:
@@ -171,15 +164,21 @@ def fetch_with_pip(sdist: PypiSdist, output_dir: Path) -> Path:
     requirements = output_dir / "requirements.txt"
     requirements.write_text(f"{sdist.coordinates} --hash=sha256:{sdist.sha256}\n",
                             encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                             "--no-binary", ":all:", "--require-hashes", "--dest",
-                             str(output_dir), "-r", str(requirements)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, errors="replace", check=False)
-    fetched = output_dir / sdist.file_name
+    return _fetched_by("pip", [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                               "--no-binary", ":all:", "--require-hashes", "--dest",
+                               str(output_dir), "-r", str(requirements)],
+                       sdist.coordinates, output_dir / sdist.file_name)
+
+
+def _fetched_by(tool: str, command: list[str], coordinates: str, fetched: Path) -> Path:
+    """Run a registry client's download into `fetched`'s folder; the file, or why it is not
+    there, with the client's last lines."""
+    result = subprocess.run(command, cwd=fetched.parent, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace", check=False)
     if result.returncode != 0 or not fetched.is_file():
         tail = result.stdout.strip().splitlines()[-MVN_OUTPUT_LINES_IN_ERRORS:]
-        raise ArtifactError(f"pip could not fetch {sdist.coordinates} "
+        raise ArtifactError(f"{tool} could not fetch {coordinates} "
                             f"(exit code {result.returncode}):\n" + "\n".join(tail))
     return fetched
 
