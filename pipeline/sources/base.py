@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from abc import ABC, abstractmethod
 from typing import ClassVar, Iterable, Iterator
@@ -52,10 +53,7 @@ class WholeFileReader(SourceReader):
         file_name = os.path.basename(unit.path)
         try:
             if os.path.getsize(unit.path) > ctx.ingest.max_attachment_bytes:
-                from pipeline.families import streamed_blob_items
-
-                yield from streamed_blob_items(lambda: open(unit.path, "rb"), file_name, None,
-                                               origin, ctx, None, "", random_access=True)
+                yield from self.streamed_items(unit.path, file_name, origin, ctx)
                 return
             with open(unit.path, "rb") as handle:
                 data = handle.read()
@@ -68,3 +66,51 @@ class WholeFileReader(SourceReader):
     def items_from_bytes(self, data: bytes, file_name: str, origin: Origin,
                          ctx: ParseContext) -> Iterable[Item]:
         """Every item in one whole file's bytes."""
+
+    def streamed_items(self, path: str, file_name: str, origin: Origin,
+                       ctx: ParseContext) -> Iterable[Item]:
+        """Every item in a file too large to hold, read from streams of it. The default reads
+        the whole file as one piece of content; a format that wraps its content overrides it."""
+        from pipeline.families import streamed_blob_items
+
+        return streamed_blob_items(lambda: open(path, "rb"), file_name, None, origin, ctx, None,
+                                   "", random_access=True)
+
+
+class FileWindow(io.RawIOBase):
+    """`length` bytes of a file from `offset`, read as a file of their own (seekable)."""
+
+    def __init__(self, path: str, offset: int, length: int) -> None:
+        super().__init__()
+        self._file = open(path, "rb")
+        self._start, self._length, self._position = offset, length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        wanted = max(min(len(buffer), self._length - self._position), 0)
+        self._file.seek(self._start + self._position)
+        data = self._file.read(wanted)
+        buffer[:len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._length}[whence]
+        self._position = max(base + offset, 0)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def open_window(path: str, offset: int, length: int) -> io.BufferedReader:
+    return io.BufferedReader(FileWindow(path, offset, length), buffer_size=1 << 16)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Iterator
 
 from pipeline.mail import Origin, ParseContext, email_items, exception_item
 from pipeline.records import Item
-from pipeline.sources.base import WholeFileReader
+from pipeline.sources.base import WholeFileReader, open_window
 
 LENGTH_LINE = re.compile(rb"^\s*(\d+)\s*\r?\n")
 
@@ -33,6 +34,28 @@ class EmlxReader(WholeFileReader):
         items = email_items(message, origin, ctx)
         yield from items
         if len(message) < length:
-            yield exception_item(origin, items[0].id, "parse emlx", "truncated",
-                                 f"the file holds {len(message)} of the {length} bytes it "
-                                 f"announces")
+            yield _truncated(origin, items[0].id, len(message), length)
+
+    def streamed_items(self, path: str, file_name: str, origin: Origin,
+                       ctx: ParseContext) -> Iterator[Item]:
+        """The message of an .emlx too large to hold: a window on the file, read as a stream."""
+        from pipeline.families import streamed_blob_items
+
+        with open(path, "rb") as handle:
+            match = LENGTH_LINE.match(handle.readline(64))
+        if not match:
+            yield exception_item(origin, None, "parse emlx", "corrupt",
+                                 "no byte count on the first line")
+            return
+        announced = int(match.group(1))
+        held = min(announced, max(os.path.getsize(path) - match.end(), 0))
+        items = streamed_blob_items(lambda: open_window(path, match.end(), held), file_name,
+                                    "message/rfc822", origin, ctx, None, "", random_access=True)
+        yield from items
+        if held < announced:
+            yield _truncated(origin, items[0].id, held, announced)
+
+
+def _truncated(origin: Origin, item_id: str, held: int, announced: int) -> Item:
+    return exception_item(origin, item_id, "parse emlx", "truncated",
+                          f"the file holds {held} of the {announced} bytes it announces")

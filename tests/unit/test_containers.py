@@ -397,6 +397,27 @@ def test_loose_message_over_the_memory_cap_is_read_from_a_stream_as_the_parser_r
     assert children["figures.bin"].sha256 == hashlib.sha256(noise).hexdigest()
 
 
+@pytest.mark.parametrize("cut", [0, 500], ids=["whole", "truncated"])
+def test_emlx_over_the_memory_cap_streams_its_message_only(context, tmp_path, cut):
+    message = large_message(random.Random(3).randbytes(3000))
+    path = tmp_path / "big.emlx"
+    path.write_bytes(b"%d\n" % len(message) + message[:len(message) - cut]
+                     + (b"" if cut else b"<?xml version='1.0'?><plist/>\n"))
+    _, streamed = read_file(path, capped(context))
+    _, parsed = read_file(path, capped(context, max_attachment_bytes=1 << 20))
+
+    def fields(item):   # the attached message is kept as sent (see the test above)
+        kept = item.subject != "Earlier draft"
+        return (item.id if kept else None, item.type, item.sha256 if kept else None, item.body,
+                item.exception_reason)
+
+    assert [fields(i) for i in streamed] == [fields(i) for i in parsed]
+    assert streamed[0].type == "email" and streamed[0].subject == "Quarterly figures"
+    assert streamed[0].size == len(message) - cut
+    assert [i.exception_reason for i in streamed if i.type == "exception"][-1:] == (
+        ["truncated"] if cut else ["tika_unavailable"])
+
+
 def test_a_streamed_body_part_is_read_to_four_times_max_text_chars(context, tmp_path):
     path = tmp_path / "long.eml"
     path.write_bytes(b"From: a@example.org\nSubject: long\n\n" + b"word " * 2000)
