@@ -8,8 +8,9 @@ returns the items with their family links, plus an exception record for anything
 from __future__ import annotations
 
 import hashlib
+import io
 import mimetypes
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 
 from pipeline import ids
 from pipeline.extract import Extraction
@@ -50,6 +51,44 @@ ZIP_DOCUMENT_EXTENSIONS = (".docx", ".docm", ".xlsx", ".xlsm", ".pptx", ".pptm",
                            ".ods", ".odp", ".epub", ".vsdx", ".xps")
 
 OpenStream = Callable[[], BinaryIO]
+
+
+class PositionedStream(io.RawIOBase):
+    """A seekable stream over content of a known size that can be read at any position
+    (`read_at`): a window on a file, a PST attachment. Wrapped in a BufferedReader, it is read a
+    block at a time, so content of any size is never held."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._size, self._position = size, 0
+
+    def read_at(self, position: int, size: int) -> bytes:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self._size - self._position)
+        if wanted <= 0:
+            return 0
+        data = self.read_at(self._position, wanted)
+        buffer[:len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
 
 
 class ExpansionLimit(Exception):

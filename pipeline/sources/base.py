@@ -7,6 +7,7 @@ import os
 from abc import ABC, abstractmethod
 from typing import ClassVar, Iterable, Iterator
 
+from pipeline.families import PositionedStream
 from pipeline.mail import Origin, ParseContext, exception_item
 from pipeline.records import Item, SourceFile, WorkUnit
 
@@ -77,35 +78,17 @@ class WholeFileReader(SourceReader):
                                    "", random_access=True)
 
 
-class FileWindow(io.RawIOBase):
-    """`length` bytes of a file from `offset`, read as a file of their own (seekable)."""
+class FileWindow(PositionedStream):
+    """`length` bytes of a file from `offset`, read as a file of their own."""
 
     def __init__(self, path: str, offset: int, length: int) -> None:
-        super().__init__()
+        super().__init__(length)
         self._file = open(path, "rb")
-        self._start, self._length, self._position = offset, length, 0
+        self._start = offset
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        wanted = max(min(len(buffer), self._length - self._position), 0)
-        self._file.seek(self._start + self._position)
-        data = self._file.read(wanted)
-        buffer[:len(data)] = data
-        self._position += len(data)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._length}[whence]
-        self._position = max(base + offset, 0)
-        return self._position
-
-    def tell(self) -> int:
-        return self._position
+    def read_at(self, position: int, size: int) -> bytes:
+        self._file.seek(self._start + position)
+        return self._file.read(size)
 
     def close(self) -> None:
         self._file.close()

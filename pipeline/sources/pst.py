@@ -40,7 +40,8 @@ from typing import Any, BinaryIO, Callable, Iterator, Union
 
 from pipeline import ids
 from pipeline.decoding import decode_bytes, format_address, html_to_text, parse_date
-from pipeline.families import blob_items, child_path, stream_hashes, streamed_blob_items
+from pipeline.families import (PositionedStream, blob_items, child_path, stream_hashes,
+                               streamed_blob_items)
 from pipeline.item_classes import item_type_for
 from pipeline.mail import MAX_FAMILY_DEPTH, Origin, ParseContext, exception_item
 from pipeline.records import Item, SourceFile, WorkUnit
@@ -681,40 +682,17 @@ def _record_set_props(record_set: Any, names: dict[int, PropKey]) -> Props:
     return Props(values)
 
 
-class PffAttachmentStream(io.RawIOBase):
+class PffAttachmentStream(PositionedStream):
     """A pypff attachment's bytes as a seekable stream, read a block at a time: pypff reads at
     any offset, so an archive attached to a message is listed without holding it."""
 
     def __init__(self, attachment: Any) -> None:
+        super().__init__(attachment.size or 0)
         self._attachment = attachment
-        self._size = attachment.size or 0
-        self._position = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        wanted = min(len(buffer), self._size - self._position)
-        if wanted <= 0:
-            return 0
-        self._attachment.seek_offset(self._position, os.SEEK_SET)
-        data = self._attachment.read_buffer(wanted)
-        buffer[:len(data)] = data
-        self._position += len(data)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence]
-        if base + offset < 0:
-            raise ValueError("negative seek position")
-        self._position = base + offset
-        return self._position
-
-    def tell(self) -> int:
-        return self._position
+    def read_at(self, position: int, size: int) -> bytes:
+        self._attachment.seek_offset(position, os.SEEK_SET)
+        return self._attachment.read_buffer(size)
 
 
 class PypffReader:
