@@ -161,38 +161,32 @@ def _seven_zip_entries(source: BinaryIO) -> Iterator[Entry]:
 
 def _hashing_factory(max_bytes: int) -> Any:
     """A py7zr writer factory whose one product hashes what is written to it and keeps none."""
-    import hashlib
-
     from py7zr.io import Py7zIO, WriterFactory
 
-    from pipeline.families import ExpansionLimit
+    from pipeline.families import ContentDigest
 
     class Hashing(Py7zIO):
         def __init__(self) -> None:
-            self.md5, self.sha256, self.written = hashlib.md5(), hashlib.sha256(), 0
+            self.content = ContentDigest(max_bytes)
 
         def write(self, data: bytes | bytearray) -> int:
-            self.md5.update(data)
-            self.sha256.update(data)
-            self.written += len(data)
-            if self.written > max_bytes:
-                raise ExpansionLimit(f"expands past {max_bytes} bytes")
+            self.content.update(data)
             return len(data)
 
         def read(self, size: int | None = None) -> bytes:
             return b""
 
         def seek(self, offset: int, whence: int = 0) -> int:
-            return self.written
+            return self.content.size
 
         def flush(self) -> None:
             return None
 
         def size(self) -> int:
-            return self.written
+            return self.content.size
 
         def digest(self) -> tuple[str, str, int]:
-            return self.md5.hexdigest(), self.sha256.hexdigest(), self.written
+            return self.content.result()
 
     class Factory(WriterFactory):
         def __init__(self) -> None:

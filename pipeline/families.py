@@ -12,20 +12,16 @@ import io
 import mimetypes
 from typing import Any, BinaryIO, Callable
 
-from pipeline import ids
 from pipeline.extract import Extraction
-from pipeline.mail import (MAX_FAMILY_DEPTH, Origin, ParseContext, email_header_item,
-                           email_items, exception_item, streamed_email_items)
+from pipeline.mail import (MAX_FAMILY_DEPTH, Origin, ParseContext, child_path,
+                           email_header_item, email_items, exception_item, family_item_id,
+                           streamed_email_items)
 from pipeline.records import Item
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 # Readers of embedded formats register here: sniff(head, name) -> parse(data, ...) -> items.
 EmbeddedParser = Callable[[bytes, Origin, ParseContext, "Item | None", str], list[Item]]
-
-
-def child_path(parent_path: str, index: int) -> str:
-    return f"{parent_path}/{index}" if parent_path else str(index)
 
 
 def _sniff_parser(data: bytes, name: str | None, declared_mime: str | None) -> EmbeddedParser | None:
@@ -95,18 +91,33 @@ class ExpansionLimit(Exception):
     """A stream yielded more bytes than its container could honestly expand to."""
 
 
+class ContentDigest:
+    """MD5, SHA-256 and size of content fed to it piece by piece, none of it kept. Raises
+    ExpansionLimit once more than `max_bytes` have come."""
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self._md5, self._sha256, self.size = hashlib.md5(), hashlib.sha256(), 0
+        self._max_bytes = max_bytes
+
+    def update(self, data: bytes | bytearray) -> None:
+        self._md5.update(data)
+        self._sha256.update(data)
+        self.size += len(data)
+        if self._max_bytes is not None and self.size > self._max_bytes:
+            raise ExpansionLimit(f"expands past {self._max_bytes} bytes")
+
+    def result(self) -> tuple[str, str, int]:
+        return self._md5.hexdigest(), self._sha256.hexdigest(), self.size
+
+
 def stream_hashes(open_stream: OpenStream, max_bytes: int | None = None) -> tuple[str, str, int]:
     """MD5, SHA-256 and size of a stream, read in chunks so content of any size costs no memory.
     Raises ExpansionLimit past `max_bytes`."""
-    md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+    digest = ContentDigest(max_bytes)
     with open_stream() as stream:
         for chunk in iter(lambda: stream.read(HASH_CHUNK), b""):
-            md5.update(chunk)
-            sha256.update(chunk)
-            size += len(chunk)
-            if max_bytes is not None and size > max_bytes:
-                raise ExpansionLimit(f"expands past {max_bytes} bytes")
-    return md5.hexdigest(), sha256.hexdigest(), size
+            digest.update(chunk)
+    return digest.result()
 
 
 def file_hashes(path: str) -> tuple[str, str]:
@@ -126,13 +137,8 @@ def _new_file_item(md5: str, sha256: str, size: int, name: str | None, mime_type
                    origin: Origin, parent: Item | None, family_path: str,
                    item_type: str | None = None) -> Item:
     mime_type = mime_type or (mimetypes.guess_type(name)[0] if name else None)
-    if parent is None:
-        item_id = ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
-                                   origin.locator, sha256)
-    else:
-        item_id = ids.child_id(parent.id, family_path, sha256)
     item = Item(
-        id=item_id, case=origin.case, type=item_type or ("document" if parent is None
+        id=family_item_id(origin, parent, family_path, sha256), case=origin.case, type=item_type or ("document" if parent is None
                                                          else "attachment"),
         item_class=mime_type or "application/octet-stream", custodian=origin.custodian,
         custodian_id=origin.custodian_id, custodians=[origin.custodian],

@@ -208,6 +208,20 @@ def _attachment_name(part: email.message.Message, index: int, warnings: list[str
     return f"attachment-{index}{extension}"
 
 
+def family_item_id(origin: Origin, parent: Item | None, family_path: str, sha256: str) -> str:
+    """The deterministic id of an item with this content: from its source and locator at the
+    top of a family, from its parent and its path in the family below it."""
+    if parent is None:
+        return ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
+                                origin.locator, sha256)
+    return ids.child_id(parent.id, family_path, sha256)
+
+
+def child_path(parent_path: str, index: int) -> str:
+    """The family path of a parent's `index`-th child (from 1)."""
+    return f"{parent_path}/{index}" if parent_path else str(index)
+
+
 def _link_into_family(item: Item, parent: Item | None, family_path: str) -> None:
     if parent is None:
         item.family_id = item.id
@@ -240,9 +254,7 @@ def email_items(raw: bytes, origin: Origin, ctx: ParseContext, parent: Item | No
                 family_path: str = "") -> list[Item]:
     """Parse one RFC 822 message into its item, its attachments' items and any exceptions."""
     _, sha256 = _hashes(raw)
-    item_id = (ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
-                                origin.locator, sha256)
-               if parent is None else ids.child_id(parent.id, family_path, sha256))
+    item_id = family_item_id(origin, parent, family_path, sha256)
     try:
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
         parts = _split_parts(message)
@@ -253,8 +265,8 @@ def email_items(raw: bytes, origin: Origin, ctx: ParseContext, parent: Item | No
     _link_into_family(item, parent, family_path)
     results = [item]
     for index, part in enumerate(parts.attachments, start=1):
-        child_path = f"{family_path}/{index}" if family_path else str(index)
-        results.extend(_attachment_items(part, item, index, child_path, origin, ctx))
+        member_path = child_path(family_path, index)
+        results.extend(_attachment_items(part, item, index, member_path, origin, ctx))
     return results
 
 
@@ -270,9 +282,7 @@ def email_header_item(header: bytes, md5: str, sha256: str, size: int, origin: O
 
     from pipeline.transforms.hashes import bytes_email_hash
 
-    item_id = (ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
-                                origin.locator, sha256)
-               if parent is None else ids.child_id(parent.id, family_path, sha256))
+    item_id = family_item_id(origin, parent, family_path, sha256)
     message = BytesHeaderParser(policy=email.policy.compat32).parsebytes(header)
     item = _email_item(header, item_id, origin, message, _Parts(), ctx)
     item.md5, item.sha256, item.size = md5, sha256, size
@@ -296,9 +306,7 @@ def streamed_email_items(open_stream: Callable[[], BinaryIO], md5: str, sha256: 
 
     limit = ctx.ingest.max_attachment_bytes
     body_bytes = 4 * ctx.ingest.max_text_chars
-    item_id = (ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
-                                origin.locator, sha256)
-               if parent is None else ids.child_id(parent.id, family_path, sha256))
+    item_id = family_item_id(origin, parent, family_path, sha256)
     with tempfile.TemporaryDirectory(prefix="trawl-message-") as directory:
         with open_stream() as stream:
             message, leaves = spool_message(stream, Path(directory), MAX_HEADER_BYTES)
@@ -329,15 +337,15 @@ def streamed_email_items(open_stream: Callable[[], BinaryIO], md5: str, sha256: 
         for index, part in enumerate(parts.attachments, start=1):
             leaf = files[id(part)]
             name = item.attachment_names[index - 1]
-            child_path = f"{family_path}/{index}" if family_path else str(index)
+            member_path = child_path(family_path, index)
             if leaf.size <= limit:
                 results.extend(blob_items(leaf.path.read_bytes(), name, part.get_content_type(),
-                                          origin, ctx, item, child_path,
+                                          origin, ctx, item, member_path,
                                           charset=part.get_content_charset()))
             else:
                 results.extend(streamed_blob_items(
                     lambda path=leaf.path: path.open("rb"), name, part.get_content_type(),
-                    origin, ctx, item, child_path, random_access=True))
+                    origin, ctx, item, member_path, random_access=True))
         return results
 
 

@@ -33,11 +33,11 @@ from extract_msg.msg_classes import CalendarBase, Contact, MessageBase, MessageS
 from extract_msg.null_date import NullDate
 from extract_msg.structures.entry_id import EntryID
 
-from pipeline import ids
 from pipeline.decoding import (decode_bytes, decode_header_value, format_address, html_to_text,
                                parse_addresses, parse_date)
 from pipeline.item_classes import item_type_for
-from pipeline.mail import MAX_FAMILY_DEPTH, MESSAGE_ID_PATTERN, Origin, ParseContext, exception_item
+from pipeline.mail import (MAX_FAMILY_DEPTH, MESSAGE_ID_PATTERN, Origin, ParseContext,
+                           exception_item, family_item_id)
 from pipeline.records import Item
 from pipeline.sources.base import WholeFileReader
 
@@ -166,11 +166,7 @@ def _quiet_noisy_loggers() -> None:
 
 
 def _item_id(data: bytes, origin: Origin, parent: Item | None, family_path: str) -> str:
-    sha256 = hashlib.sha256(data).hexdigest()
-    if parent is None:
-        return ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
-                                origin.locator, sha256)
-    return ids.child_id(parent.id, family_path, sha256)
+    return family_item_id(origin, parent, family_path, hashlib.sha256(data).hexdigest())
 
 
 def _open(data: bytes) -> tuple[MessageBase, str | None]:

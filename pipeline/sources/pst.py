@@ -43,7 +43,7 @@ from pipeline.decoding import decode_bytes, format_address, html_to_text, parse_
 from pipeline.families import (PositionedStream, blob_items, child_path, stream_hashes,
                                streamed_blob_items)
 from pipeline.item_classes import item_type_for
-from pipeline.mail import MAX_FAMILY_DEPTH, Origin, ParseContext, exception_item
+from pipeline.mail import MAX_FAMILY_DEPTH, Origin, ParseContext, exception_item, family_item_id
 from pipeline.records import Item, SourceFile, WorkUnit
 from pipeline.rtf import codec_for_codepage, encapsulated_html, rtf_to_text
 from pipeline.sources.base import SourceReader
@@ -968,12 +968,7 @@ class _Placement:
 
 def _new_item(message: RawMessage, place: _Placement) -> Item:
     origin, (md5, sha256) = place.origin, message.content_hashes()
-    if place.parent is None:
-        item_id = ids.top_level_id(origin.case, origin.custodian_id, origin.source_path,
-                                   origin.locator, sha256)
-    else:
-        item_id = ids.child_id(place.parent.id, place.family_path, sha256)
-    item = Item(id=item_id, case=origin.case, type=item_type_for(message.message_class),
+    item = Item(id=family_item_id(origin, place.parent, place.family_path, sha256), case=origin.case, type=item_type_for(message.message_class),
                 item_class=message.message_class, custodian=origin.custodian,
                 custodian_id=origin.custodian_id, custodians=[origin.custodian],
                 source_path=origin.source_path, source_format=origin.source_format,
