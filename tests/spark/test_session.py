@@ -19,3 +19,9 @@ def test_python_workers_inherit_the_bounded_malloc_arenas(spark):
         yield os.environ.get("MALLOC_ARENA_MAX")
 
     assert spark.sparkContext.parallelize([0], 1).mapPartitions(arena_limit).collect() == ["2"]
+
+
+def test_adaptive_execution_keeps_few_threads_for_broadcasts_and_shuffles(spark):
+    conf = spark.sparkContext.getConf()
+    assert conf.get("spark.sql.broadcastExchange.maxThreadThreshold") == "8"
+    assert conf.get("spark.sql.shuffleExchange.maxThreadThreshold") == "8"
