@@ -91,10 +91,12 @@ def spy_on_string_fallback(monkeypatch) -> list[int]:
     return calls
 
 
-def test_components_are_named_by_their_smallest_vertex(spark, monkeypatch):
+@pytest.mark.parametrize("local_edges", [threads.LOCAL_COMPONENT_EDGES, 0],
+                         ids=["in one worker", "in rounds"])
+def test_components_are_named_by_their_smallest_vertex(spark, monkeypatch, local_edges):
     edges = random_edges(random.Random(7))
     fallbacks = spy_on_string_fallback(monkeypatch)
-    assert components_of(spark, edges) == reference_components(edges)
+    assert components_of(spark, edges, local_edges=local_edges) == reference_components(edges)
     assert fallbacks == []
 
 
