@@ -25,9 +25,10 @@ REPLY_BLOCK_HEX = 10
 THREAD_INDEX_HEADER = r"(?im)^thread-index:[ \t]*([A-Za-z0-9+/=]+)"
 MAX_COMPONENT_ROUNDS = 64
 # A graph of up to this many distinct directed edges gets its components in one Python worker,
-# with numpy (some 40 bytes an edge at the peak); a larger one takes the label-propagation
-# rounds, which spread over the cluster.
-LOCAL_COMPONENT_EDGES = 20_000_000
+# with numpy; a larger one takes the label-propagation rounds, which spread over the cluster.
+# The worker holds about 130 bytes an edge at its peak, so about 1 GB at this bound; the threads
+# of a million messages have 2.6 million links, so at most twice as many directed edges.
+LOCAL_COMPONENT_EDGES = 8_000_000
 # Rows of each Arrow batch the one worker hands back.
 LABEL_BATCH_ROWS = 1 << 16
 # thread_subject in the JVM, for ASCII subjects only: there Java's regex and lower-casing
