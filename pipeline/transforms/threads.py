@@ -6,7 +6,7 @@ Message-ID (or, without one, by its master's id), so all copies of a message, in
 get the same thread values. Nodes are linked through the ids in In-Reply-To and References,
 through the conversation part (first 22 bytes) of Outlook's conversation index, and, for
 messages with none of those, through their normalised subject plus participants. Threads are the
-connected components of those links, found with joins and groupBys only.
+connected components of those links (`connected_components`).
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def connected_components(edges: Any, max_rounds: int = MAX_COMPONENT_ROUNDS,
     its smallest vertex.
 
     Up to `local_edges` distinct edges, one task finds the components in numpy
-    (`component_labels`): at a million messages that took a second where the rounds below
-    took 30. A larger graph takes min-label propagation plus pointer jumping (a label's own
+    (`component_labels`): at a million messages the threads step took 71 s instead of 85. A
+    larger graph takes min-label propagation plus pointer jumping (a label's own
     label), so a chain of length n settles in about log n rounds. Each round is a few joins and
     a groupBy; it stops when a round changed no label, which a scan of the round's result
     tells. Either way, nothing but counts and that yes/no reaches the driver.
