@@ -138,8 +138,8 @@ def _new_file_item(md5: str, sha256: str, size: int, name: str | None, mime_type
                    item_type: str | None = None) -> Item:
     mime_type = mime_type or (mimetypes.guess_type(name)[0] if name else None)
     item = Item(
-        id=family_item_id(origin, parent, family_path, sha256), case=origin.case, type=item_type or ("document" if parent is None
-                                                         else "attachment"),
+        id=family_item_id(origin, parent, family_path, sha256), case=origin.case,
+        type=item_type or ("document" if parent is None else "attachment"),
         item_class=mime_type or "application/octet-stream", custodian=origin.custodian,
         custodian_id=origin.custodian_id, custodians=[origin.custodian],
         source_path=origin.source_path, source_format=origin.source_format,

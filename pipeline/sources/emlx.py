@@ -26,8 +26,7 @@ class EmlxReader(WholeFileReader):
                          ctx: ParseContext) -> Iterator[Item]:
         match = LENGTH_LINE.match(data)
         if not match:
-            yield exception_item(origin, None, "parse emlx", "corrupt",
-                                 "no byte count on the first line")
+            yield _no_byte_count(origin)
             return
         length = int(match.group(1))
         message = data[match.end():match.end() + length]
@@ -44,8 +43,7 @@ class EmlxReader(WholeFileReader):
         with open(path, "rb") as handle:
             match = LENGTH_LINE.match(handle.readline(64))
         if not match:
-            yield exception_item(origin, None, "parse emlx", "corrupt",
-                                 "no byte count on the first line")
+            yield _no_byte_count(origin)
             return
         announced = int(match.group(1))
         held = min(announced, max(os.path.getsize(path) - match.end(), 0))
@@ -54,6 +52,10 @@ class EmlxReader(WholeFileReader):
         yield from items
         if held < announced:
             yield _truncated(origin, items[0].id, held, announced)
+
+
+def _no_byte_count(origin: Origin) -> Item:
+    return exception_item(origin, None, "parse emlx", "corrupt", "no byte count on the first line")
 
 
 def _truncated(origin: Origin, item_id: str, held: int, announced: int) -> Item:

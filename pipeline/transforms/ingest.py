@@ -95,11 +95,11 @@ def plan_work_units(sources: Any, split_bytes: int) -> Any:
     return sources.sparkSession.createDataFrame(sources.rdd.flatMap(plan), _struct(UNIT_FIELDS))
 
 
-def _read_partition(units: Iterable[Any], tika: TikaConfig,
+def _read_partition(units: Iterable[dict], tika: TikaConfig,
                     ingest: IngestConfig) -> Iterator[tuple]:
     context = ParseContext(extractor=TextExtractor(tika), ingest=ingest)
     for row in units:
-        unit = WorkUnit(**(row if isinstance(row, dict) else row.asDict()))
+        unit = WorkUnit(**row)
         try:
             for item in reader_named(unit.format).read(unit, context):
                 yield hash_when_read(item).to_row()

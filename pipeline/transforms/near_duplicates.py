@@ -388,11 +388,7 @@ def with_similarity(frame: Any, left: str, right: str, keep: list[str]) -> Any:
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            left_lists, right_lists = batch.column(left), batch.column(right)
-            similarity = jaccard_batch(left_lists.offsets.to_numpy(),
-                                       left_lists.values.to_numpy(),
-                                       right_lists.offsets.to_numpy(),
-                                       right_lists.values.to_numpy())
+            similarity = jaccard_batch(batch.column(left), batch.column(right))
             yield pa.RecordBatch.from_arrays(
                 [batch.column(name) for name in keep] + [pa.array(similarity, pa.float64())],
                 keep + ["similarity"])
@@ -401,11 +397,10 @@ def with_similarity(frame: Any, left: str, right: str, keep: list[str]) -> Any:
     return frame.select(*keep, left, right).mapInArrow(score, schema)
 
 
-def jaccard_batch(left_offsets: Any, left_values: Any, right_offsets: Any,
-                  right_values: Any) -> Any:
-    """The Jaccard similarity of each pair of shingle sets: pair k's are
-    left_values[left_offsets[k]:left_offsets[k+1]] and the same of right, each distinct, in
-    ascending order and below 2^SHINGLE_BITS. Two empty sets are alike (1.0).
+def jaccard_batch(left: Any, right: Any) -> Any:
+    """The Jaccard similarity of each pair of shingle sets: pair k's are left[k] and right[k]
+    of two Arrow list arrays of int64, each set distinct, in ascending order and below
+    2^SHINGLE_BITS. Two empty sets are alike (1.0).
 
     Pairs go in slices of SCORE_SLICE_PAIRS, whose positions take the bits above a shingle's,
     so that each side of the slice is one ascending array; one binary search of the right
@@ -413,10 +408,10 @@ def jaccard_batch(left_offsets: Any, left_values: Any, right_offsets: Any,
     intersection's."""
     import numpy as np
 
-    left_offsets = np.asarray(left_offsets, dtype=np.int64)
-    right_offsets = np.asarray(right_offsets, dtype=np.int64)
-    left_values = np.asarray(left_values, dtype=np.int64)
-    right_values = np.asarray(right_values, dtype=np.int64)
+    left_offsets = left.offsets.to_numpy().astype(np.int64)
+    right_offsets = right.offsets.to_numpy().astype(np.int64)
+    left_values = left.values.to_numpy().astype(np.int64, copy=False)
+    right_values = right.values.to_numpy().astype(np.int64, copy=False)
     pairs = len(left_offsets) - 1
     common = np.zeros(pairs, dtype=np.int64)
     for first in range(0, pairs, SCORE_SLICE_PAIRS):

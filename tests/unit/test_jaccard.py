@@ -17,8 +17,7 @@ def reference(left, right):
 def scored(pairs):
     lefts = pa.array([sorted(left) for left, _ in pairs], pa.list_(pa.int64()))
     rights = pa.array([sorted(right) for _, right in pairs], pa.list_(pa.int64()))
-    return jaccard_batch(lefts.offsets.to_numpy(), lefts.values.to_numpy(),
-                         rights.offsets.to_numpy(), rights.values.to_numpy()).tolist()
+    return jaccard_batch(lefts, rights).tolist()
 
 
 def random_pairs(count, rng):
@@ -50,6 +49,5 @@ def test_a_slice_of_an_arrow_batch_is_scored_from_its_own_offsets():
     pairs = random_pairs(50, rng)
     lefts = pa.array([sorted(left) for left, _ in pairs], pa.list_(pa.int64())).slice(20)
     rights = pa.array([sorted(right) for _, right in pairs], pa.list_(pa.int64())).slice(20)
-    similarity = jaccard_batch(lefts.offsets.to_numpy(), lefts.values.to_numpy(),
-                               rights.offsets.to_numpy(), rights.values.to_numpy())
-    assert similarity.tolist() == [reference(left, right) for left, right in pairs[20:]]
+    expected = [reference(left, right) for left, right in pairs[20:]]
+    assert jaccard_batch(lefts, rights).tolist() == expected
