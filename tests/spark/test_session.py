@@ -25,3 +25,22 @@ def test_adaptive_execution_keeps_few_threads_for_broadcasts_and_shuffles(spark)
     conf = spark.sparkContext.getConf()
     assert conf.get("spark.sql.broadcastExchange.maxThreadThreshold") == "8"
     assert conf.get("spark.sql.shuffleExchange.maxThreadThreshold") == "8"
+
+
+def test_parquet_writers_cut_row_groups_at_the_bounded_size(spark, tmp_path):
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    from pipeline.spark import PARQUET_ROW_GROUP_BYTES
+
+    # 80 MB of distinct text in one task: the default 128 MB would make one row group of it.
+    text = F.concat(*[F.sha2(F.concat(F.col("id").cast("string"), F.lit(f"/{part}")), 512)
+                      for part in range(16)])
+    (spark.range(0, 40_000, numPartitions=1).select(text.alias("text"))
+     .write.option("compression", "none").parquet(str(tmp_path / "out")))
+    [written] = list((tmp_path / "out").glob("*.parquet"))
+    metadata = pq.ParquetFile(written).metadata
+    sizes = [metadata.row_group(index).total_byte_size for index in range(metadata.num_row_groups)]
+    assert sum(sizes) > 2 * PARQUET_ROW_GROUP_BYTES
+    assert len(sizes) >= 3
+    assert max(sizes) <= PARQUET_ROW_GROUP_BYTES * 1.1
