@@ -16,7 +16,7 @@ from pipeline.schema import field_names
 from pipeline.transforms.dedupe import deduplicate
 from pipeline.transforms.hashes import add_hashes
 from pipeline.transforms.near_duplicates import group_near_duplicates
-from pipeline.transforms.threads import thread_emails
+from pipeline.transforms.threads import thread_emails, with_conversation_index
 
 
 def _timed(step: Callable[[], Any], name: str, seconds: dict[str, float] | None) -> Any:
@@ -29,7 +29,8 @@ def _timed(step: Callable[[], Any], name: str, seconds: dict[str, float] | None)
 
 # Columns no analysis step reads. They stay out of the steps' checkpoints, joins and shuffles,
 # and are joined back once at the end: most of an item's bytes move through the analysis once.
-PASSENGERS = ("body_html", "to", "cc", "bcc", "date_original", "date_utc_offset_minutes",
+# The headers are read once, for the conversation index, before they are set aside.
+PASSENGERS = ("headers", "body_html", "to", "cc", "bcc", "date_original", "date_utc_offset_minutes",
               "date_status", "received_date", "text_source", "mime_type", "md5", "location",
               "start_date", "end_date", "due_date", "company", "contact_addresses",
               "phone_numbers", "categories", "importance", "people", "record_status", "outcome",
@@ -43,11 +44,15 @@ def analyse(items: Any, dedup_mode: str, analysis: AnalysisConfig,
     step's wall time (the checkpoints are eager, so each step runs where it is timed; the
     near-duplicate step runs when the result is written, so the caller times that)."""
     passengers = [name for name in PASSENGERS if name in items.columns]
-    narrow = items.drop(*passengers)
-    hashed = _timed(lambda: add_hashes(narrow).localCheckpoint(), "hashes", seconds)
+    narrow = with_conversation_index(items).drop(*passengers)
+    # The body is the largest column the steps read, and only two read it: the email hash of
+    # emails with attachments, and the near-duplicates of the masters. Each reads it from
+    # `items`; it rides along with the passengers otherwise.
+    hashed = _timed(lambda: add_hashes(narrow).drop("body").localCheckpoint(), "hashes",
+                    seconds)
     deduplicated = _timed(lambda: deduplicate(hashed, dedup_mode).localCheckpoint(), "dedup",
                           seconds)
     threaded = _timed(lambda: thread_emails(deduplicated).localCheckpoint(), "threads", seconds)
-    grouped = _timed(lambda: group_near_duplicates(threaded, analysis), "near_duplicates",
-                     seconds)
-    return grouped.join(items.select("id", *passengers), "id").select(*field_names())
+    grouped = _timed(lambda: group_near_duplicates(threaded, items.select("id", "body"),
+                                                   analysis), "near_duplicates", seconds)
+    return grouped.join(items.select("id", "body", *passengers), "id").select(*field_names())

@@ -221,13 +221,14 @@ def with_shingles(texts: Any, words: int) -> Any:
         lambda batches: _shingle_batches(batches, words), "id string, shingles array<bigint>")
 
 
-def candidates(items: Any, analysis: AnalysisConfig) -> Any:
-    """(id, shingles) for every master with at least `min_text_chars` of text."""
+def candidates(items: Any, texts: Any, analysis: AnalysisConfig) -> Any:
+    """(id, shingles) for every master in `items` whose text in `texts` (id, body) has at least
+    `min_text_chars`."""
     from pyspark.sql import functions as F
 
-    long_enough = (~F.col("is_duplicate") & (F.col("type") != EXCEPTION_TYPE)
-                   & (F.length("body") >= analysis.min_text_chars))
-    return with_shingles(items.where(long_enough).select("id", "body"), analysis.shingle_words)
+    masters = items.where(~F.col("is_duplicate") & (F.col("type") != EXCEPTION_TYPE)).select("id")
+    long_enough = texts.where(F.length("body") >= analysis.min_text_chars).select("id", "body")
+    return with_shingles(masters.join(long_enough, "id"), analysis.shingle_words)
 
 
 def comparable(shingled: Any) -> Any:
@@ -452,14 +453,17 @@ def groups(compared: Any, pairs: Any) -> Any:
                          F.col("similarity").alias("near_duplicate_score"))
 
 
-def group_near_duplicates(items: Any, analysis: AnalysisConfig) -> Any:
-    """items (deduplicated) -> items with near_duplicate_group and near_duplicate_score; every
-    copy takes its master's values. Same columns, same order."""
+def group_near_duplicates(items: Any, texts: Any, analysis: AnalysisConfig) -> Any:
+    """items (deduplicated), texts (id, body) -> items with near_duplicate_group and
+    near_duplicate_score; every copy takes its master's values. Same columns, same order.
+
+    The texts come apart from the items, so that the analysis need not carry every body
+    through each step's checkpoint and join to read the masters' once."""
     from pyspark.sql import functions as F
 
     columns = items.columns
     # Checkpointed before filtering, so the filter cannot re-run the shingling.
-    compared = comparable(candidates(items, analysis).localCheckpoint())
+    compared = comparable(candidates(items, texts, analysis).localCheckpoint())
     found = groups(compared, similar_pairs(compared, analysis))
     by_master = found.select(F.col("id").alias("master_id"),
                              F.col("near_duplicate_group").alias("nd_group"),

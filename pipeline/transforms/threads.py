@@ -405,13 +405,13 @@ def inclusive_nodes(nodes: Any, parents: Any) -> Any:
 
 
 def thread_emails(items: Any) -> Any:
-    """items (deduplicated) -> items with conversation_index, thread_id, thread_position and
-    is_inclusive set on top-level emails; same columns, same order."""
+    """items (deduplicated, conversation_index filled: `with_conversation_index`) -> items with
+    thread_id, thread_position and is_inclusive set on top-level emails; same columns, same
+    order."""
     from pyspark.sql import functions as F
 
     columns = items.columns
-    indexed = with_conversation_index(items)
-    messages = message_rows(indexed).localCheckpoint()  # read five times below
+    messages = message_rows(items).localCheckpoint()  # read five times below
     components = connected_components(link_edges(messages))
     nodes = with_positions(node_facts(messages, components)).localCheckpoint()
     results = (nodes.select("node", "thread_id", "thread_position")
@@ -420,7 +420,7 @@ def thread_emails(items: Any) -> Any:
                        F.col("thread_position").alias("t_position"),
                        F.col("is_inclusive").alias("t_inclusive")))
     is_thread_member = (F.col("type") == EMAIL_TYPE) & (F.col("level") == 0)
-    keyed = indexed.withColumn("node", F.when(is_thread_member, node_key()))
+    keyed = items.withColumn("node", F.when(is_thread_member, node_key()))
     joined = keyed.join(results, "node", "left")
     return (joined
             .withColumn("thread_id", F.when(is_thread_member, F.col("t_id")))
