@@ -133,11 +133,45 @@ def _collapse_whitespace(text: str) -> str:
     return WHITESPACE_RUN.sub(" ", text).strip()
 
 
+# The plain forms nearly every address header holds: `Name <local@domain>`, `"Last, First"
+# <local@domain>`, `<local@domain>` and `local@domain`, comma-separated. The standard library's
+# parser reads them a character at a time, and took a fifth of the time spent reading mail.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
+_PLAIN_ADDRESS = (rf'(?:(?:"[^"\\\r\n]*"|{_ATOM}(?: {_ATOM})*) ?)?<{_ADDR_SPEC}>'
+                  rf"|{_ADDR_SPEC}")
+_PLAIN_ADDRESS_LIST = re.compile(rf"(?:{_PLAIN_ADDRESS})(?: ?, ?(?:{_PLAIN_ADDRESS}))*")
+_PLAIN_ADDRESS_PARTS = re.compile(
+    rf'(?:(?:"(?P<quoted>[^"\\\r\n]*)"|(?P<phrase>{_ATOM}(?: {_ATOM})*)) ?)?'
+    rf"<(?P<routed>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC})")
+
+
+def plain_address_pairs(value: str) -> list[tuple[str, str]] | None:
+    """(name, address) pairs of a header value made only of the plain forms, as
+    `email.utils.getaddresses` gives them; None for anything else (comments, groups, escapes,
+    dotted or non-ASCII names), which is left to it."""
+    if not _PLAIN_ADDRESS_LIST.fullmatch(value):
+        return None
+    return [(match["quoted"] if match["quoted"] is not None else match["phrase"] or "",
+             match["routed"] or match["bare"])
+            for match in _PLAIN_ADDRESS_PARTS.finditer(value)]
+
+
+def _address_pairs(decoded: list[str]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for value in decoded:
+        plain = plain_address_pairs(value)
+        if plain is None:
+            return email.utils.getaddresses(decoded)
+        pairs.extend(plain)
+    return pairs
+
+
 def parse_addresses(values: list[str], warnings: list[str]) -> list[tuple[str, str]]:
     """(display name, address) pairs from decoded header values. Names are RFC 2047-decoded."""
     decoded = [decode_header_value(v, warnings) for v in values if v is not None]
     pairs = []
-    for name, address in email.utils.getaddresses(decoded):
+    for name, address in _address_pairs(decoded):
         name, address = name.strip(), address.strip()
         if name or address:
             pairs.append((name, address))
