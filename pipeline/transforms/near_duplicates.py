@@ -228,7 +228,9 @@ def candidates(items: Any, texts: Any, analysis: AnalysisConfig) -> Any:
 
     masters = items.where(~F.col("is_duplicate") & (F.col("type") != EXCEPTION_TYPE)).select("id")
     long_enough = texts.where(F.length("body") >= analysis.min_text_chars).select("id", "body")
-    return with_shingles(masters.join(long_enough, "id"), analysis.shingle_words)
+    # A hash of the masters' ids on each side of the shuffle, so the texts need no sort.
+    return with_shingles(masters.hint("shuffle_hash").join(long_enough, "id"),
+                         analysis.shingle_words)
 
 
 def comparable(shingled: Any) -> Any:
