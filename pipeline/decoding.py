@@ -135,7 +135,7 @@ def _collapse_whitespace(text: str) -> str:
 
 # The plain forms nearly every address header holds: `Name <local@domain>`, `"Last, First"
 # <local@domain>`, `<local@domain>` and `local@domain`, comma-separated. The standard library's
-# parser reads them a character at a time, and took a fifth of the time spent reading mail.
+# parser reads them a character at a time: a fifth of the mbox reader's time under a profiler.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
 _PLAIN_ADDRESS = (rf'(?:(?:"[^"\\\r\n]*"|{_ATOM}(?: {_ATOM})*) ?)?<{_ADDR_SPEC}>'

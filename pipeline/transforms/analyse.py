@@ -30,11 +30,12 @@ def _timed(step: Callable[[], Any], name: str, seconds: dict[str, float] | None)
 # Columns no analysis step reads. They stay out of the steps' checkpoints, joins and shuffles,
 # and are joined back once at the end: most of an item's bytes move through the analysis once.
 # The headers are read once, for the conversation index, before they are set aside.
-PASSENGERS = ("headers", "body_html", "to", "cc", "bcc", "date_original", "date_utc_offset_minutes",
-              "date_status", "received_date", "text_source", "mime_type", "md5", "location",
-              "start_date", "end_date", "due_date", "company", "contact_addresses",
-              "phone_numbers", "categories", "importance", "people", "record_status", "outcome",
-              "decided_date", "extra_fields", "decode_warnings", "exception_message")
+PASSENGERS = ("headers", "body_html", "to", "cc", "bcc", "date_original",
+              "date_utc_offset_minutes", "date_status", "received_date", "text_source",
+              "mime_type", "md5", "location", "start_date", "end_date", "due_date", "company",
+              "contact_addresses", "phone_numbers", "categories", "importance", "people",
+              "record_status", "outcome", "decided_date", "extra_fields", "decode_warnings",
+              "exception_message")
 
 
 def analyse(items: Any, dedup_mode: str, analysis: AnalysisConfig,
