@@ -138,23 +138,27 @@ def _collapse_whitespace(text: str) -> str:
 # parser reads them a character at a time: a fifth of the mbox reader's time under a profiler.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
-_PLAIN_ADDRESS = (rf'(?:(?:"[^"\\\r\n]*"|{_ATOM}(?: {_ATOM})*) ?)?<{_ADDR_SPEC}>'
-                  rf"|{_ADDR_SPEC}")
-_PLAIN_ADDRESS_LIST = re.compile(rf"(?:{_PLAIN_ADDRESS})(?: ?, ?(?:{_PLAIN_ADDRESS}))*")
-_PLAIN_ADDRESS_PARTS = re.compile(
+_PLAIN_ADDRESS = re.compile(
     rf'(?:(?:"(?P<quoted>[^"\\\r\n]*)"|(?P<phrase>{_ATOM}(?: {_ATOM})*)) ?)?'
     rf"<(?P<routed>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC})")
+_PLAIN_SEPARATOR = re.compile(r" ?, ?")
 
 
 def plain_address_pairs(value: str) -> list[tuple[str, str]] | None:
     """(name, address) pairs of a header value made only of the plain forms, as
     `email.utils.getaddresses` gives them; None for anything else (comments, groups, escapes,
     dotted or non-ASCII names), which is left to it."""
-    if not _PLAIN_ADDRESS_LIST.fullmatch(value):
-        return None
-    return [(match["quoted"] if match["quoted"] is not None else match["phrase"] or "",
-             match["routed"] or match["bare"])
-            for match in _PLAIN_ADDRESS_PARTS.finditer(value)]
+    pairs: list[tuple[str, str]] = []
+    end = 0
+    for match in _PLAIN_ADDRESS.finditer(value):
+        between = value[end:match.start()]
+        joined = _PLAIN_SEPARATOR.fullmatch(between) if pairs else between == ""
+        if not joined:
+            return None
+        pairs.append((match["quoted"] if match["quoted"] is not None else match["phrase"] or "",
+                      match["routed"] or match["bare"]))
+        end = match.end()
+    return pairs if pairs and end == len(value) else None
 
 
 def _address_pairs(decoded: list[str]) -> list[tuple[str, str]]:
