@@ -108,21 +108,19 @@ DECIDED_COLUMNS = ("master_id", "is_duplicate", "custodians", "duplicate_count",
                    "duplicate_paths")
 
 
-def deduplicate(items: Any, mode: str = GLOBAL) -> Any:
-    """items (with email_hash) -> items with is_duplicate, master_id, custodians,
-    duplicate_count and duplicate_paths set; same columns, same order.
+def copy_decisions(items: Any, mode: str = GLOBAL) -> Any:
+    """items (with email_hash) -> (id, master_id, is_duplicate, custodians, duplicate_count,
+    duplicate_paths), one row for every item.
 
-    The decision runs on DECIDING_COLUMNS only, and is joined back by id once: the items' bodies
-    move through one shuffle instead of three."""
+    The decision reads DECIDING_COLUMNS only; the caller joins it onto the items once, with the
+    other steps' decisions (`analyse`), so an item's other columns are not shuffled for it."""
     from pyspark.sql import functions as F
 
-    columns = items.columns
     assigned = assign_masters(items.select(*DECIDING_COLUMNS), mode)
     counted = assigned.join(copy_groups(assigned), "copy_group")
     no_paths = F.array().cast("array<string>")
-    decided = counted.select(
+    return counted.select(
         "id", "master_id", "is_duplicate", F.col("group_custodians").alias("custodians"),
         F.col("group_count").alias("duplicate_count"),
         F.when(~F.col("is_duplicate"), F.col("group_paths")).otherwise(no_paths)
         .alias("duplicate_paths"))
-    return items.drop(*DECIDED_COLUMNS).join(decided, "id").select(*columns)

@@ -455,22 +455,20 @@ def groups(compared: Any, pairs: Any) -> Any:
                          F.col("similarity").alias("near_duplicate_score"))
 
 
-def group_near_duplicates(items: Any, texts: Any, analysis: AnalysisConfig) -> Any:
-    """items (deduplicated), texts (id, body) -> items with near_duplicate_group and
-    near_duplicate_score; every copy takes its master's values. Same columns, same order.
+# What the near-duplicate step sets, on every item whose master has near duplicates.
+NEAR_DUPLICATE_COLUMNS = ("near_duplicate_group", "near_duplicate_score")
+
+
+def near_duplicate_decisions(items: Any, texts: Any, analysis: AnalysisConfig) -> Any:
+    """items (deduplicated), texts (id, body) -> (id, near_duplicate_group,
+    near_duplicate_score) for every item whose master has near duplicates: every copy takes its
+    master's values. Other items have no row, and their columns stay null.
 
     The texts come apart from the items, so that the analysis need not carry every body
     through each step's checkpoint and join to read the masters' once."""
-    from pyspark.sql import functions as F
-
-    columns = items.columns
     # Checkpointed before filtering, so the filter cannot re-run the shingling.
     compared = comparable(candidates(items, texts, analysis).localCheckpoint())
     found = groups(compared, similar_pairs(compared, analysis))
-    by_master = found.select(F.col("id").alias("master_id"),
-                             F.col("near_duplicate_group").alias("nd_group"),
-                             F.col("near_duplicate_score").alias("nd_score"))
-    return (items.join(by_master, "master_id", "left")
-            .withColumn("near_duplicate_group", F.col("nd_group"))
-            .withColumn("near_duplicate_score", F.col("nd_score").cast("double"))
-            .select(*columns))
+    return (items.select("id", "master_id")
+            .join(found.withColumnRenamed("id", "master_id"), "master_id")
+            .select("id", *NEAR_DUPLICATE_COLUMNS))

@@ -404,26 +404,18 @@ def inclusive_nodes(nodes: Any, parents: Any) -> Any:
                         .alias("is_inclusive"))
 
 
-def thread_emails(items: Any) -> Any:
-    """items (deduplicated, conversation_index filled: `with_conversation_index`) -> items with
-    thread_id, thread_position and is_inclusive set on top-level emails; same columns, same
-    order."""
-    from pyspark.sql import functions as F
+# What threading sets, on top-level emails only.
+THREAD_COLUMNS = ("thread_id", "thread_position", "is_inclusive")
 
-    columns = items.columns
-    messages = message_rows(items).localCheckpoint()  # read five times below
+
+def thread_decisions(items: Any) -> Any:
+    """items (deduplicated, conversation_index filled: `with_conversation_index`) ->
+    (id, thread_id, thread_position, is_inclusive), one row for every top-level email; other
+    items have none, and their thread columns stay null."""
+    messages = message_rows(items).localCheckpoint()  # read six times below
     components = connected_components(link_edges(messages))
     nodes = with_positions(node_facts(messages, components)).localCheckpoint()
     results = (nodes.select("node", "thread_id", "thread_position")
-               .join(inclusive_nodes(nodes, reply_parents(nodes)), "node")
-               .select("node", F.col("thread_id").alias("t_id"),
-                       F.col("thread_position").alias("t_position"),
-                       F.col("is_inclusive").alias("t_inclusive")))
-    is_thread_member = (F.col("type") == EMAIL_TYPE) & (F.col("level") == 0)
-    keyed = items.withColumn("node", F.when(is_thread_member, node_key()))
-    joined = keyed.join(results, "node", "left")
-    return (joined
-            .withColumn("thread_id", F.when(is_thread_member, F.col("t_id")))
-            .withColumn("thread_position", F.when(is_thread_member, F.col("t_position")))
-            .withColumn("is_inclusive", F.when(is_thread_member, F.col("t_inclusive")))
-            .select(*columns))
+               .join(inclusive_nodes(nodes, reply_parents(nodes)), "node"))
+    return messages.select("id", "node").join(results, "node").select(
+        "id", *THREAD_COLUMNS)
