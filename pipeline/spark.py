@@ -53,6 +53,11 @@ def build_session(spark: SparkConfig, master: str | None = None):
                # size: at the default 128 MB, two tasks writing the staged items held 171 MB of
                # the heap between them and ran it out.
                .config("spark.hadoop.parquet.block.size", str(PARQUET_ROW_GROUP_BYTES))
+               # Most of an item's bytes are in columns whose values are nearly all distinct
+               # (bodies, headers, ids, hashes, paths), where a dictionary is built for every
+               # row group only to be dropped: without one, writing the analysed items of 1M
+               # messages took 18-20 s instead of 27-32, for files 7% larger.
+               .config("spark.hadoop.parquet.enable.dictionary", "false")
                .config("spark.ui.showConsoleProgress", "true"))
     if spark.java_options:
         builder = builder.config("spark.driver.extraJavaOptions", spark.java_options)

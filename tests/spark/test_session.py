@@ -44,3 +44,20 @@ def test_parquet_writers_cut_row_groups_at_the_bounded_size(spark, tmp_path):
     assert sum(sizes) > 2 * PARQUET_ROW_GROUP_BYTES
     assert len(sizes) >= 3
     assert max(sizes) <= PARQUET_ROW_GROUP_BYTES * 1.1
+
+
+def test_parquet_writers_build_no_dictionaries(spark, tmp_path):
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    # Three values in 10,000 rows: the default writer would put them in a dictionary.
+    (spark.range(0, 10_000, numPartitions=1)
+     .select(F.element_at(F.array(F.lit("email"), F.lit("attachment"), F.lit("exception")),
+                          (F.col("id") % 3 + 1).cast("int")).alias("type"))
+     .write.parquet(str(tmp_path / "out")))
+    [written] = list((tmp_path / "out").glob("*.parquet"))
+    metadata = pq.ParquetFile(written).metadata
+    chunks = [metadata.row_group(group).column(0) for group in range(metadata.num_row_groups)]
+    assert chunks
+    assert not any(chunk.has_dictionary_page for chunk in chunks)
+    assert not any("DICTIONARY" in encoding for chunk in chunks for encoding in chunk.encodings)
