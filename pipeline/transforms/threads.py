@@ -412,7 +412,8 @@ def thread_decisions(items: Any) -> Any:
     """items (deduplicated, conversation_index filled: `with_conversation_index`) ->
     (id, thread_id, thread_position, is_inclusive), one row for every top-level email; other
     items have none, and their thread columns stay null."""
-    messages = message_rows(items).localCheckpoint()  # read six times below
+    # Read by each kind of link, by the node facts and for the ids at the end.
+    messages = message_rows(items).localCheckpoint()
     components = connected_components(link_edges(messages))
     nodes = with_positions(node_facts(messages, components)).localCheckpoint()
     results = (nodes.select("node", "thread_id", "thread_position")
