@@ -443,15 +443,16 @@ def groups(compared: Any, pairs: Any) -> Any:
     duplicate: its component's pivot, and its similarity to that pivot (1.0 for the pivot)."""
     from pyspark.sql import functions as F
 
-    members = (connected_components(pairs)
-               .join(compared.withColumnRenamed("id", "vertex"), "vertex"))
-    rank = F.struct((-F.size("shingles")).alias("longest_first"), F.col("vertex"))
+    # The pivots are chosen by the members' sizes alone; the arrays join only the pairs of a
+    # member and its pivot, to score them.
+    sizes = compared.select(F.col("id").alias("vertex"), F.size("shingles").alias("size"))
+    members = connected_components(pairs).join(sizes, "vertex")
+    rank = F.struct((-F.col("size")).alias("longest_first"), F.col("vertex"))
     pivots = members.groupBy("component").agg(F.min_by("vertex", rank).alias("pivot"))
-    pivot_shingles = compared.select(F.col("id").alias("pivot"),
-                                     F.col("shingles").alias("pivot_shingles"))
-    scored = with_similarity(members.join(pivots, "component").join(pivot_shingles, "pivot"),
-                             "shingles", "pivot_shingles", ["vertex", "pivot"])
-    return scored.select(F.col("vertex").alias("id"), F.col("pivot").alias("near_duplicate_group"),
+    to_pivot = members.join(pivots, "component").select(F.col("vertex").alias("src"),
+                                                         F.col("pivot").alias("dst"))
+    scored = score_pairs(to_pivot, compared.select("id", "shingles"))
+    return scored.select(F.col("src").alias("id"), F.col("dst").alias("near_duplicate_group"),
                          F.col("similarity").alias("near_duplicate_score"))
 
 
