@@ -142,9 +142,10 @@ def _truncate(text: str | None, limit: int, warnings: list[str]) -> str | None:
 
 
 def _email_item(raw: bytes, item_id: str, origin: Origin, message: email.message.Message,
-                parts: _Parts, ctx: ParseContext) -> Item:
+                parts: _Parts, ctx: ParseContext,
+                digests: tuple[str, str] | None = None) -> Item:
     warnings: list[str] = []
-    md5, sha256 = _hashes(raw)
+    md5, sha256 = digests or _hashes(raw)
     get = message.get
     senders = parse_addresses(message.get_all("From", []), warnings)
     to = parse_addresses(message.get_all("To", []), warnings)
@@ -253,12 +254,12 @@ def exception_item(origin: Origin, about_id: str | None, stage: str, reason: str
 def email_items(raw: bytes, origin: Origin, ctx: ParseContext, parent: Item | None = None,
                 family_path: str = "") -> list[Item]:
     """Parse one RFC 822 message into its item, its attachments' items and any exceptions."""
-    _, sha256 = _hashes(raw)
-    item_id = family_item_id(origin, parent, family_path, sha256)
+    digests = _hashes(raw)
+    item_id = family_item_id(origin, parent, family_path, digests[1])
     try:
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
         parts = _split_parts(message)
-        item = _email_item(raw, item_id, origin, message, parts, ctx)
+        item = _email_item(raw, item_id, origin, message, parts, ctx, digests)
     except Exception as exc:  # a reader must turn any parser failure into data
         return [exception_item(origin, None if parent is None else parent.id, "parse email",
                                "corrupt", _describe(exc), locator=_locator(origin, family_path))]

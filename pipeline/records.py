@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -98,9 +99,11 @@ class Item:
 
     def to_row(self) -> tuple[Any, ...]:
         """A tuple in schema order, the cheapest shape to hand to Spark."""
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+        return _item_row(self)
 
 
+# One C call per item: walking dataclasses.fields() in Python cost half as much as hashing it.
+_item_row = operator.attrgetter(*(f.name for f in dataclasses.fields(Item)))
 ITEM_FIELD_NAMES = tuple(Item.schema_name(f.name) for f in dataclasses.fields(Item))
 
 
