@@ -71,6 +71,21 @@ def test_lines_read_in_pieces_give_the_same_messages(monkeypatch, limit):
                 + list(iter_messages(io.BytesIO(data), cut, None))) == whole
 
 
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64])
+def test_separators_straddling_blocks_give_the_same_messages(monkeypatch, block):
+    data = (build_mbox() + b"\r\n" + mbox_entry(b"Subject: crlf\r\n\r\n>>From x\r\n\r\n")
+            + mbox_entry(b"Subject: long\n\n" + b"y" * 300 + b"\n\n\n"))
+    whole = list(iter_messages(io.BytesIO(data), 0, None))
+    monkeypatch.setattr(mbox, "BLOCK_BYTES", block)
+    assert list(iter_messages(io.BytesIO(data), 0, None)) == whole
+    for cut in range(1, len(data), 5):
+        assert (list(iter_messages(io.BytesIO(data), 0, cut))
+                + list(iter_messages(io.BytesIO(data), cut, None))) == whole
+    spilled = [(offset, message.read_bytes() if isinstance(message, Path) else message)
+               for offset, message in iter_messages(io.BytesIO(data), 0, None, spill_over=40)]
+    assert spilled == whole
+
+
 def test_a_message_over_the_spill_size_comes_as_a_file_removed_afterwards():
     data = build_mbox()
     whole = [raw for _, raw in iter_messages(io.BytesIO(data), 0, None)]
