@@ -79,12 +79,15 @@ class _Window:
         """Read the next block, letting go of what lies before `keep_from`."""
         if self.at_end:
             return False
+        drop = min(max(keep_from - self._base, 0), len(self._data))
+        kept = len(self._data) - drop
         self._handle.seek(self._read_at)   # a spilled message's reading moves the handle
-        block = self._handle.read(BLOCK_BYTES)
+        # At least as much as is kept, so that holding a large message costs each of its
+        # bytes a bounded number of copies, not one per block.
+        block = self._handle.read(max(BLOCK_BYTES, kept))
         if not block:
             self.at_end = True
             return False
-        drop = min(max(keep_from - self._base, 0), len(self._data))
         self._data = self._data[drop:] + block
         self._base += drop
         self._read_at += len(block)
