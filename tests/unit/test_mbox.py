@@ -26,6 +26,14 @@ def expected(message: bytes) -> bytes:
     return message if message.endswith(b"\n") else message + b"\n"
 
 
+def assert_cuts_give(data: bytes, whole: list, step: int) -> None:
+    """A whole read, and the file cut in two at every `step`-th byte, give `whole`."""
+    assert list(iter_messages(io.BytesIO(data), 0, None)) == whole
+    for cut in range(1, len(data), step):
+        assert (list(iter_messages(io.BytesIO(data), 0, cut))
+                + list(iter_messages(io.BytesIO(data), cut, None))) == whole, f"cut at {cut}"
+
+
 def test_whole_file_read_gives_back_every_message_unquoted():
     data = build_mbox()
     found = [raw for _, raw in iter_messages(io.BytesIO(data), 0, None)]
@@ -65,10 +73,7 @@ def test_lines_read_in_pieces_give_the_same_messages(monkeypatch, limit):
     data = build_mbox() + mbox_entry(b"Subject: long\n\n" + b"x" * 300 + b"\n\n\n")
     whole = list(iter_messages(io.BytesIO(data), 0, None))
     monkeypatch.setattr(mbox, "LINE_LIMIT", limit)
-    assert list(iter_messages(io.BytesIO(data), 0, None)) == whole
-    for cut in range(1, len(data), 13):
-        assert (list(iter_messages(io.BytesIO(data), 0, cut))
-                + list(iter_messages(io.BytesIO(data), cut, None))) == whole
+    assert_cuts_give(data, whole, step=13)
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 7, 64])
@@ -77,10 +82,7 @@ def test_separators_straddling_blocks_give_the_same_messages(monkeypatch, block)
             + mbox_entry(b"Subject: long\n\n" + b"y" * 300 + b"\n\n\n"))
     whole = list(iter_messages(io.BytesIO(data), 0, None))
     monkeypatch.setattr(mbox, "BLOCK_BYTES", block)
-    assert list(iter_messages(io.BytesIO(data), 0, None)) == whole
-    for cut in range(1, len(data), 5):
-        assert (list(iter_messages(io.BytesIO(data), 0, cut))
-                + list(iter_messages(io.BytesIO(data), cut, None))) == whole
+    assert_cuts_give(data, whole, step=5)
     spilled = [(offset, message.read_bytes() if isinstance(message, Path) else message)
                for offset, message in iter_messages(io.BytesIO(data), 0, None, spill_over=40)]
     assert spilled == whole
