@@ -57,9 +57,9 @@ def _first_line(handle: BinaryIO, start: int) -> tuple[int, bool]:
 
 
 class _Window:
-    """The file from some offset on, read in blocks of BLOCK_BYTES and searched with bytes.find,
-    holding only what a search or the message being read still needs: a message of any size
-    costs at most a block or two of memory once it passes what the caller holds."""
+    """The file from some offset on, read in blocks of at least BLOCK_BYTES and searched with
+    bytes.find, holding only what a search or the message being read still needs: a message of
+    any size costs at most a block or two of memory once it passes what the caller holds."""
 
     def __init__(self, handle: BinaryIO, offset: int, previous_blank: bool) -> None:
         self._handle = handle
