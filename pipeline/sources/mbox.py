@@ -23,8 +23,8 @@ from pipeline.sources.base import SourceReader
 
 SEPARATOR = b"From "
 NEWLINE_SEPARATOR = b"\n" + SEPARATOR
-QUOTED_FROM = re.compile(rb"^>(>*From )")
-QUOTED_FROM_LINES = re.compile(rb"(?m)^>(>*From )")
+# At the start of each line of a message; `_spilled` gives it only pieces that start a line.
+QUOTED_FROM = re.compile(rb"(?m)^>(>*From )")
 BLANK_LINES = (b"\n", b"\r\n")
 LINE_LIMIT = 1 << 16
 # The most of a line's start that is read at once, however small LINE_LIMIT is.
@@ -33,27 +33,12 @@ LINE_HEAD = 1024
 BLOCK_BYTES = 1 << 20
 
 
-def _blank_line_ends_at(handle: BinaryIO, offset: int) -> bool:
-    """True when the line just before `offset` is empty, or `offset` is the start of the file."""
-    if offset == 0:
-        return True
-    begin = max(0, offset - 3)
-    handle.seek(begin)
-    tail = handle.read(offset - begin)
-    if begin == 0:
-        # The line before is the file's first line: empty if it is only a line ending.
-        return tail in (b"\n", b"\r\n") or tail.endswith((b"\n\n", b"\n\r\n"))
-    return tail.endswith((b"\n\n", b"\n\r\n"))
-
-
-def _first_line(handle: BinaryIO, start: int) -> tuple[int, bool]:
-    """(offset of the first line that starts at or after `start`, whether the line before it is
-    blank)."""
+def _first_line(handle: BinaryIO, start: int) -> int:
+    """The offset of the first line that starts at or after `start`."""
     if start == 0:
-        return 0, True
+        return 0
     handle.seek(start - 1)
-    offset = start - 1 + len(handle.readline())
-    return offset, _blank_line_ends_at(handle, offset)
+    return start - 1 + len(handle.readline())
 
 
 class _Window:
@@ -61,13 +46,16 @@ class _Window:
     bytes.find, holding only what a search or the message being read still needs: a message of
     any size costs at most a block or two of memory once it passes what the caller holds."""
 
-    def __init__(self, handle: BinaryIO, offset: int, previous_blank: bool) -> None:
+    def __init__(self, handle: BinaryIO, offset: int) -> None:
         self._handle = handle
-        # A made-up line before `offset` (a line start) that is blank when the real one is, so
-        # that one test finds separators there and everywhere after it.
-        self._data = b"x\n\n" if previous_blank else b"xx\n"
-        self._base = offset - len(self._data)   # the file offset of _data[0]
-        self._read_at = offset
+        # The bytes before `offset` (a line start) that tell whether the line before it is
+        # blank; the file's first line counts as after a blank one, made up here.
+        begin = max(offset - 3, 0)
+        handle.seek(begin)
+        context = handle.read(offset - begin)
+        self._data = (b"" if begin else b"x\n\n") + context
+        self._base = begin + len(context) - len(self._data)   # the file offset of _data[0]
+        self._read_at = begin + len(context)
         self.at_end = False
 
     @property
@@ -136,7 +124,7 @@ def _unquoted(content: bytes) -> bytes:
     """A message's bytes as the mbox holds them without its quoting and the blank line that
     belongs to the mbox before the next separator."""
     if b">From " in content:   # every quoted line holds it
-        content = QUOTED_FROM_LINES.sub(rb"\1", content)
+        content = QUOTED_FROM.sub(rb"\1", content)
     if content == b"\n" or content.endswith(b"\n\n"):
         return content[:-1]
     if content == b"\r\n" or content.endswith(b"\n\r\n"):
@@ -177,8 +165,8 @@ def iter_messages(handle: BinaryIO, start: int, end: int | None,
     """(offset of the separator line, message) for each message starting in [start, end). A
     message is its bytes, or, past `spill_over` bytes, a temporary file holding them, removed
     when the next message is asked for."""
-    offset, previous_blank = _first_line(handle, start)
-    window = _Window(handle, offset, previous_blank)
+    offset = _first_line(handle, start)
+    window = _Window(handle, offset)
     limit = spill_over if spill_over is not None else -1
     separator = window.separator(offset)
     while separator is not None and (end is None or separator < end):
